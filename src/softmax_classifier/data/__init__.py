@@ -1,0 +1,10 @@
+"""Data sources: where rows come from, independent of the model and the solver.
+
+A data source offers ``n_samples``, ``n_features``, ``dtype``, ``total_weight``,
+``reduce(block_fn, *args)`` (sum a block function over row blocks) and
+``batches(batch_size, rng)`` (one epoch of shuffled mini-batches).
+"""
+
+from softmax_classifier.data.memory import InMemoryData
+
+__all__ = ["InMemoryData"]

@@ -1,0 +1,122 @@
+"""In-memory data source: dense or CSR arrays walked in row blocks."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+__all__ = ["InMemoryData"]
+
+# About this many entries of X per block: the (block_rows, n_classes) temporaries
+# then stay small while each block is still a reasonably sized product for BLAS.
+_BLOCK_ENTRIES = 1 << 20
+
+
+class InMemoryData:
+    """Rows of ``(X, y, sample_weight)`` held in memory, visited in blocks.
+
+    A data source knows how to walk rows and nothing about the model: the
+    objective passes in a block function and the source adds up its results.
+
+    Parameters
+    ----------
+    X : ndarray or scipy.sparse matrix of shape (n_samples, n_features)
+        float32 or float64; sparse input should be CSR (other formats are
+        converted once).
+    y : ndarray of shape (n_samples,)
+        Integer class indices.
+    sample_weight : ndarray of shape (n_samples,) or None, default=None
+        Stored in ``X.dtype``. ``None`` means all ones.
+    block_rows : int or None, default=None
+        Rows per block for :meth:`reduce`; by default about one million
+        entries of ``X`` per block.
+
+    Attributes
+    ----------
+    n_samples, n_features : int
+    dtype : numpy.dtype
+        ``X.dtype``.
+    total_weight : float
+        ``sum(sample_weight)`` in float64 (``n_samples`` when unweighted).
+    """
+
+    def __init__(self, X, y, sample_weight=None, *, block_rows=None):
+        if sp.issparse(X) and X.format != "csr":
+            X = X.tocsr()
+        self.X = X
+        self.y = np.asarray(y)
+        self.sample_weight = (
+            None if sample_weight is None else np.asarray(sample_weight, dtype=X.dtype)
+        )
+        self.n_samples, self.n_features = X.shape
+        self.dtype = X.dtype
+        if self.sample_weight is None:
+            self.total_weight = float(self.n_samples)
+        else:
+            self.total_weight = float(np.sum(self.sample_weight, dtype=np.float64))
+        if block_rows is None:
+            block_rows = max(64, _BLOCK_ENTRIES // max(1, self.n_features))
+        self.block_rows = int(block_rows)
+
+    def blocks(self):
+        """Yield consecutive row blocks.
+
+        Yields
+        ------
+        X_block : ndarray or sparse matrix of shape (block_rows, n_features)
+        y_block : ndarray of shape (block_rows,)
+        weight_block : ndarray of shape (block_rows,) or None
+        """
+        for start in range(0, self.n_samples, self.block_rows):
+            rows = slice(start, start + self.block_rows)
+            weights = None if self.sample_weight is None else self.sample_weight[rows]
+            yield self.X[rows], self.y[rows], weights
+
+    def reduce(self, block_fn, *args):
+        """Sum ``block_fn(X_block, y_block, weight_block, *args)`` over all blocks.
+
+        Parameters
+        ----------
+        block_fn : callable
+            Returns a tuple of numbers and arrays; tuples from successive blocks
+            are added element-wise (``None`` entries stay ``None``).
+        *args
+            Passed to every call after the block.
+
+        Returns
+        -------
+        tuple
+            The element-wise sum.
+        """
+        total = None
+        for block in self.blocks():
+            part = block_fn(*block, *args)
+            if total is None:
+                total = list(part)
+            else:
+                for i, value in enumerate(part):
+                    if value is not None:
+                        total[i] += value
+        return tuple(total)
+
+    def batches(self, batch_size, rng):
+        """Yield shuffled mini-batches covering every row once (one epoch).
+
+        Parameters
+        ----------
+        batch_size : int
+        rng : numpy.random.Generator
+            Draws the permutation; the same generator state gives the same
+            batches.
+
+        Yields
+        ------
+        X_batch, y_batch, weight_batch
+            As in :meth:`blocks`; rows within a batch are in their original
+            order (better memory locality, same sum).
+        """
+        order = rng.permutation(self.n_samples)
+        for start in range(0, self.n_samples, batch_size):
+            rows = np.sort(order[start : start + batch_size])
+            weights = None if self.sample_weight is None else self.sample_weight[rows]
+            yield self.X[rows], self.y[rows], weights

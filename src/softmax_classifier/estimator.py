@@ -1,0 +1,586 @@
+"""``SoftmaxClassifier``: the scikit-learn estimator.
+
+The estimator is thin: it validates input, encodes labels, turns class weights
+into sample weights, builds a data source and the objective, runs the chosen
+solver and stores the result. The mathematics is in
+:mod:`softmax_classifier.math`, the optimisation in
+:mod:`softmax_classifier.solvers`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import numbers
+import sys
+import time
+import warnings
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+from threadpoolctl import threadpool_limits
+
+from softmax_classifier import math as sm
+from softmax_classifier.data import InMemoryData
+from softmax_classifier.objective import SoftmaxObjective
+from softmax_classifier.solvers import SOLVERS, STOCHASTIC_SOLVERS
+from softmax_classifier.solvers._result import CONVERGED, STOPPED
+
+__all__ = ["FitReport", "SoftmaxClassifier"]
+
+# Below this many entries of X, BLAS threads cost more (wake-up per product)
+# than they give; see PERFORMANCE_NOTES.md.
+_SINGLE_THREAD_ENTRIES = 1_000_000
+# Options the estimator sets itself; solver_options may not override them.
+_RESERVED_OPTIONS = {"objective", "x0", "max_iter", "tol", "callback", "state"}
+
+
+@dataclass
+class FitReport:
+    """How the last call to ``fit`` (or ``partial_fit``) went.
+
+    Attributes
+    ----------
+    solver : str
+    stop_reason : str
+        ``"converged"``, ``"max_iter"``, ``"line_search_failed"``,
+        ``"non_finite"`` or ``"stopped"``.
+    message : str
+        Why the solver stopped, in one sentence.
+    n_iter : int
+        Iterations (epochs for ``sgd``/``adam``).
+    grad_norm : float
+        ``max|grad|`` of the objective at the returned parameters.
+    objective_history : list of float
+        Objective at the start and after each iteration.
+    n_passes : int
+        Full passes over the data (value, gradient or Hessian products).
+    time_seconds : float
+        Wall-clock time of the solver run.
+    """
+
+    solver: str
+    stop_reason: str
+    message: str
+    n_iter: int
+    grad_norm: float
+    objective_history: list = field(default_factory=list)
+    n_passes: int = 0
+    time_seconds: float = 0.0
+
+    @property
+    def converged(self):
+        """bool: whether the stop reason is ``"converged"``."""
+        return self.stop_reason == CONVERGED
+
+    def as_dict(self):
+        """The report as a JSON-ready dict."""
+        return asdict(self)
+
+
+class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
+    r"""Softmax classifier (multinomial logistic regression).
+
+    Models :math:`p(y = i \mid x) = \mathrm{softmax}(W x + b)_i` and minimises
+
+    .. math::
+
+        \frac{\sum_k s_k [\log \sum_j e^{a_j(x_k)} - a_{y_k}(x_k)]}{\sum_k s_k}
+        + \frac{\alpha}{2} \lVert W \rVert_F^2
+
+    the notes' mean cross-entropy with sample weights :math:`s_k` and an L2
+    penalty on ``coef`` (the intercept is not penalised), using the analytic
+    gradient of :func:`softmax_classifier.math.loss_gradient`. This is
+    scikit-learn's multinomial ``LogisticRegression(C=C)`` objective divided by
+    ``C * sum(s)``, i.e. ``alpha = 1 / (C * sum(s))``.
+
+    Parameters
+    ----------
+    alpha : float, default=1e-3
+        L2 penalty strength on ``coef``; ``>= 0``.
+    fit_intercept : bool, default=True
+        Whether to learn ``intercept_``.
+    solver : {"lbfgs", "newton-cg", "gd", "sgd", "adam"}, default="lbfgs"
+        ``lbfgs``: limited-memory BFGS with a Wolfe line search.
+        ``newton-cg``: Newton steps from exact Hessian-vector products.
+        ``gd``: full-batch gradient descent (the notes' update).
+        ``sgd``: mini-batch SGD with momentum; ``batch_size=1`` is the notes'
+        per-example update. ``adam``: mini-batch Adam.
+    max_iter : int or None, default=None
+        Iterations (epochs for ``sgd``/``adam``). ``None`` uses the solver's
+        default: lbfgs 500, newton-cg 100, gd 2000, sgd 200, adam 200.
+    tol : float, default=1e-5
+        Converged when the largest absolute entry of the objective's gradient
+        is ``<= tol`` (for ``sgd``/``adam``: checked after each epoch).
+    learning_rate : float or "auto", default="auto"
+        Step size for ``gd``, ``sgd`` and ``adam`` (ignored by the others).
+        ``"auto"``: ``gd`` backtracks (Armijo); ``sgd`` takes
+        ``(1 - momentum) * min(batch_size / L, 1 / lambda)`` with ``L`` a bound
+        on one example's curvature and ``lambda`` the measured largest Hessian
+        eigenvalue at the start; ``adam`` uses 0.01. Both mini-batch solvers
+        decay it by a cosine schedule over ``max_iter`` epochs.
+    batch_size : int, default=32
+        Mini-batch size for ``sgd`` and ``adam``.
+    momentum : float, default=0.0
+        Momentum of ``sgd`` in ``[0, 1)``.
+    class_weight : dict, "balanced" or None, default=None
+        Weights per class, multiplied into ``sample_weight``. ``"balanced"``
+        uses ``n_samples / (n_classes * bincount(y))``.
+    warm_start : bool, default=False
+        Start ``fit`` from the previous solution when classes and features
+        match.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the shuffling of ``sgd`` and ``adam``.
+    verbose : int, default=0
+        ``>= 1`` prints one line per iteration to stderr.
+    solver_options : dict or None, default=None
+        Further keyword arguments of the solver's ``minimize`` function, e.g.
+        ``{"memory": 20}`` for lbfgs, ``{"nesterov": True, "schedule":
+        "cosine"}`` for sgd, ``{"max_cg_iter": 50}`` for newton-cg.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        The labels, sorted.
+    coef_ : ndarray of shape (n_classes, n_features)
+        ``W``, one row per class (two rows for two classes), in the dtype of
+        the training ``X`` (float32 or float64).
+    intercept_ : ndarray of shape (n_classes,)
+        ``b``, centred to sum to zero (the model is invariant to adding one
+        constant to all of them). Zeros when ``fit_intercept=False``.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Only when ``X`` had string column names.
+    n_iter_ : int
+        Iterations (epochs) of the last fit; summed over ``partial_fit`` calls.
+    fit_report_ : FitReport
+        Stop reason, gradient norm, objective history and time of the last fit.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from softmax_classifier import SoftmaxClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = SoftmaxClassifier().fit(X, y)
+    >>> clf.predict(X[:3])
+    array([0, 0, 0])
+    >>> clf.predict_proba(X[:1]).shape
+    (1, 3)
+    >>> clf.fit_report_.stop_reason
+    'converged'
+    """
+
+    def __init__(
+        self,
+        alpha=1e-3,
+        *,
+        fit_intercept=True,
+        solver="lbfgs",
+        max_iter=None,
+        tol=1e-5,
+        learning_rate="auto",
+        batch_size=32,
+        momentum=0.0,
+        class_weight=None,
+        warm_start=False,
+        random_state=None,
+        verbose=0,
+        solver_options=None,
+    ):
+        self.alpha = alpha
+        self.fit_intercept = fit_intercept
+        self.solver = solver
+        self.max_iter = max_iter
+        self.tol = tol
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.momentum = momentum
+        self.class_weight = class_weight
+        self.warm_start = warm_start
+        self.random_state = random_state
+        self.verbose = verbose
+        self.solver_options = solver_options
+
+    # -- fitting ----------------------------------------------------------------
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model to ``(X, y)``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Numeric features; float32 input is kept in float32.
+        y : array-like of shape (n_samples,)
+            Labels of any type (ints, strings, ...); at least two classes.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights; the objective is their weighted mean.
+
+        Returns
+        -------
+        self : SoftmaxClassifier
+        """
+        self._validate_params()
+        X, y = self._validate_training_data(X, y, reset=True)
+        classes, y_encoded = np.unique(y, return_inverse=True)
+        if len(classes) < 2:
+            raise ValueError(
+                "SoftmaxClassifier needs samples of at least 2 classes in y; "
+                f"got only class {classes[0]!r}."
+            )
+        weights = self._combined_weights(sample_weight, y_encoded, classes, X)
+        x0_state = self._warm_start_params(classes, X.shape[1])
+        self.classes_ = classes
+        objective = self._objective(X, y_encoded, weights)
+        x0 = objective.zeros() if x0_state is None else objective.pack(*x0_state)
+        self._seed = self._new_seed()
+        result = self._run_solver(objective, x0, X)
+        self.n_iter_ = result.n_iter
+        self._optimizer_state = result.state
+        return self
+
+    @available_if(lambda self: self.solver in STOCHASTIC_SOLVERS)
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """Update the model with one epoch of mini-batch steps over ``(X, y)``.
+
+        A true multinomial incremental update: the ``sgd``/``adam`` state
+        (velocity, moments, step and epoch counters) carries over between
+        calls, so successive calls continue one optimisation. Available only
+        for ``solver="sgd"`` and ``solver="adam"``. ``max_iter``, ``tol`` and
+        ``warm_start`` are not used.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+            Labels; all must be among ``classes``.
+        classes : array-like of shape (n_classes,), default=None
+            All labels that will ever appear; required on the first call.
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : SoftmaxClassifier
+        """
+        self._validate_params()
+        first_call = not hasattr(self, "classes_")
+        if first_call:
+            if classes is None:
+                raise ValueError("classes must be passed on the first call to partial_fit.")
+            classes = np.unique(np.asarray(classes))
+            if len(classes) < 2:
+                raise ValueError("partial_fit needs at least 2 classes in `classes`.")
+        elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
+            raise ValueError(
+                f"classes={np.unique(classes)!r} differs from the classes of earlier calls "
+                f"{self.classes_!r}."
+            )
+        else:
+            classes = self.classes_
+        if isinstance(self.class_weight, str):
+            raise ValueError(
+                "class_weight='balanced' needs all of y at once and is not supported by "
+                "partial_fit; pass a dict of class weights."
+            )
+        X, y = self._validate_training_data(X, y, reset=first_call)
+        unknown = np.setdiff1d(y, classes)
+        if unknown.size:
+            raise ValueError(f"y contains labels not in classes: {unknown[:5]!r}.")
+        y_encoded = np.searchsorted(classes, y)
+        weights = self._combined_weights(sample_weight, y_encoded, classes, X)
+        objective = self._objective(X, y_encoded, weights)
+        if first_call:
+            self.classes_ = classes
+            x0, state = objective.zeros(), None
+            self.n_iter_ = 0
+            # One seed for the whole sequence of calls; the epoch counter in the
+            # solver state gives each call its own shuffle.
+            self._seed = self._new_seed()
+        else:
+            x0 = objective.pack(self.coef_, self.intercept_)
+            state = getattr(self, "_optimizer_state", None)
+        result = self._run_solver(objective, x0, X, max_iter=1, state=state)
+        self.n_iter_ += result.n_iter
+        self._optimizer_state = result.state
+        return self
+
+    # -- prediction ---------------------------------------------------------------
+    def decision_function(self, X):
+        """Logits ``X @ coef_.T + intercept_``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes), or (n_samples,) for two classes
+            For two classes, scikit-learn's convention: the log-odds of
+            ``classes_[1]`` against ``classes_[0]``.
+        """
+        raw = self._raw_prediction(X)
+        if raw.shape[1] == 2:
+            return raw[:, 1] - raw[:, 0]
+        return raw
+
+    def predict(self, X):
+        """Most probable class of each row.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            Labels from ``classes_``.
+        """
+        return self.classes_[np.argmax(self._raw_prediction(X), axis=1)]
+
+    def predict_proba(self, X):
+        """Class probabilities ``softmax(X @ coef_.T + intercept_)``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            Columns in the order of ``classes_``; rows sum to one.
+        """
+        return sm.softmax(self._raw_prediction(X))
+
+    def predict_log_proba(self, X):
+        """Log class probabilities, computed stably (never ``log(0)``).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
+        return sm.log_softmax(self._raw_prediction(X))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+    # -- helpers --------------------------------------------------------------------
+    def _raw_prediction(self, X):
+        check_is_fitted(self)
+        X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32], reset=False)
+        return sm.raw_prediction(X, self.coef_, self.intercept_)
+
+    def _validate_training_data(self, X, y, reset):
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            accept_sparse="csr",
+            dtype=[np.float64, np.float32],
+            reset=reset,
+        )
+        check_classification_targets(y)
+        return X, y
+
+    def _combined_weights(self, sample_weight, y_encoded, classes, X):
+        """``sample_weight * class_weight[y]`` in ``X.dtype``, or None for all ones."""
+        n_samples = X.shape[0]
+        weights = None
+        if sample_weight is not None:
+            weights = _validate_sample_weight(sample_weight, n_samples)
+        if self.class_weight is not None:
+            if isinstance(self.class_weight, dict):
+                unknown = set(self.class_weight) - set(classes.tolist())
+                if unknown:
+                    raise ValueError(
+                        f"class_weight names labels not in y: {sorted(map(repr, unknown))}."
+                    )
+            per_class = compute_class_weight(
+                self.class_weight, classes=classes, y=classes[y_encoded]
+            )
+            class_weights = per_class[y_encoded]
+            weights = class_weights if weights is None else weights * class_weights
+        if weights is None:
+            return None
+        if not np.sum(weights) > 0:
+            raise ValueError("The sample weights sum to zero: at least one row needs weight > 0.")
+        return weights.astype(X.dtype)
+
+    def _warm_start_params(self, classes, n_features):
+        if not (self.warm_start and hasattr(self, "coef_")):
+            return None
+        if not np.array_equal(classes, self.classes_) or self.coef_.shape[1] != n_features:
+            return None
+        return self.coef_, self.intercept_
+
+    def _objective(self, X, y_encoded, weights):
+        data = InMemoryData(X, y_encoded, weights)
+        return SoftmaxObjective(
+            data, len(self.classes_), alpha=self.alpha, fit_intercept=self.fit_intercept
+        )
+
+    def _new_seed(self):
+        return int(check_random_state(self.random_state).randint(2**31 - 1))
+
+    def _solver_kwargs(self):
+        kwargs = {}
+        if self.max_iter is not None:
+            kwargs["max_iter"] = self.max_iter
+        if self.solver in ("gd", "sgd", "adam"):
+            kwargs["learning_rate"] = self.learning_rate
+        if self.solver in STOCHASTIC_SOLVERS:
+            kwargs["batch_size"] = self.batch_size
+            kwargs["random_state"] = self._seed
+        if self.solver == "sgd":
+            kwargs["momentum"] = self.momentum
+        kwargs.update(self.solver_options or {})
+        return kwargs
+
+    def _run_solver(self, objective, x0, X, **overrides):
+        minimize = SOLVERS[self.solver]
+        kwargs = self._solver_kwargs()
+        kwargs.update(overrides)
+        callback = _Printer() if self.verbose else None
+        small = X.shape[0] * X.shape[1] < _SINGLE_THREAD_ENTRIES
+        start = time.perf_counter()
+        with threadpool_limits(limits=1, user_api="blas") if small else nullcontext():
+            result = minimize(objective, x0, tol=self.tol, callback=callback, **kwargs)
+        elapsed = time.perf_counter() - start
+        coef, intercept = objective.unpack(result.params)
+        self.coef_ = coef.astype(X.dtype)
+        if self.fit_intercept:
+            self.intercept_ = (intercept - intercept.mean()).astype(X.dtype)
+        else:
+            self.intercept_ = np.zeros(len(self.classes_), dtype=X.dtype)
+        self.fit_report_ = FitReport(
+            solver=self.solver,
+            stop_reason=result.stop_reason,
+            message=result.message,
+            n_iter=result.n_iter,
+            grad_norm=result.grad_norm,
+            objective_history=[float(v) for v in result.objective_history],
+            n_passes=objective.n_passes,
+            time_seconds=elapsed,
+        )
+        if callback is not None:
+            print(f"[{self.solver}] {result.stop_reason}: {result.message}", file=sys.stderr)
+        if result.stop_reason not in (CONVERGED, STOPPED):
+            warnings.warn(
+                _convergence_advice(self.solver, result), ConvergenceWarning, stacklevel=3
+            )
+        return result
+
+    def _validate_params(self):
+        _check_number("alpha", self.alpha, low=0.0)
+        if self.solver not in SOLVERS:
+            raise ValueError(f"solver must be one of {sorted(SOLVERS)}; got {self.solver!r}.")
+        if self.max_iter is not None:
+            _check_integer("max_iter", self.max_iter, low=1)
+        _check_number("tol", self.tol, low=0.0)
+        if not (isinstance(self.learning_rate, str) and self.learning_rate == "auto"):
+            _check_number("learning_rate", self.learning_rate, low=0.0, low_inclusive=False)
+        _check_integer("batch_size", self.batch_size, low=1)
+        _check_number("momentum", self.momentum, low=0.0, high=1.0)
+        _check_integer("verbose", self.verbose, low=0)
+        if not isinstance(self.fit_intercept, (bool, np.bool_)):
+            raise ValueError(f"fit_intercept must be True or False; got {self.fit_intercept!r}.")
+        cw = self.class_weight
+        if not (cw is None or cw == "balanced" or isinstance(cw, dict)):
+            raise ValueError(f"class_weight must be None, 'balanced' or a dict; got {cw!r}.")
+        if isinstance(cw, dict):
+            for label, weight in cw.items():
+                _check_number(f"class_weight[{label!r}]", weight, low=0.0)
+        options = self.solver_options or {}
+        if not isinstance(options, dict):
+            raise ValueError(f"solver_options must be a dict or None; got {options!r}.")
+        allowed = set(inspect.signature(SOLVERS[self.solver]).parameters) - _RESERVED_OPTIONS
+        unknown = set(options) - allowed
+        if unknown:
+            raise ValueError(
+                f"solver_options {sorted(unknown)} are not options of solver {self.solver!r}; "
+                f"it accepts {sorted(allowed)}."
+            )
+
+
+class _Printer:
+    """Verbose progress: one line per iteration on stderr."""
+
+    def __init__(self):
+        self.start = time.perf_counter()
+
+    def __call__(self, info):
+        elapsed = time.perf_counter() - self.start
+        print(
+            f"iter {info.iteration:5d}  objective {info.objective:.10g}  "
+            f"max|grad| {info.grad_norm:.3e}  {elapsed:8.2f}s",
+            file=sys.stderr,
+        )
+
+
+def _convergence_advice(solver, result):
+    advice = {
+        "max_iter": "Increase max_iter, standardise the features, or increase alpha.",
+        "line_search_failed": (
+            "The result is usually as good as the data's precision allows: "
+            "increase tol, or fit float64 data."
+        ),
+        "non_finite": "Lower learning_rate, standardise the features, or increase alpha.",
+    }[result.stop_reason]
+    return (
+        f"SoftmaxClassifier(solver={solver!r}) did not converge ({result.stop_reason}): "
+        f"{result.message}. {advice}"
+    )
+
+
+def _validate_sample_weight(sample_weight, n_samples):
+    weights = np.asarray(sample_weight)
+    if weights.ndim == 0:
+        weights = np.full(n_samples, weights)
+    if weights.shape != (n_samples,):
+        raise ValueError(
+            f"sample_weight has shape {weights.shape}; expected ({n_samples},), one weight per row."
+        )
+    if weights.dtype.kind not in "biuf":
+        raise ValueError(f"sample_weight must be numeric; got dtype {weights.dtype}.")
+    weights = weights.astype(np.float64)
+    bad = np.flatnonzero(~np.isfinite(weights))
+    if bad.size:
+        raise ValueError(
+            f"sample_weight contains NaN or inf ({bad.size} values, first at index {bad[0]})."
+        )
+    negative = np.flatnonzero(weights < 0)
+    if negative.size:
+        raise ValueError(
+            f"sample_weight must be non-negative; found {weights[negative[0]]} at index "
+            f"{negative[0]}."
+        )
+    return weights
+
+
+def _check_number(name, value, *, low=None, high=None, low_inclusive=True):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a real number; got {value!r}.")
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite; got {value!r}.")
+    if low is not None and (value < low or (value == low and not low_inclusive)):
+        bound = ">=" if low_inclusive else ">"
+        raise ValueError(f"{name} must be {bound} {low}; got {value!r}.")
+    if high is not None and value >= high:
+        raise ValueError(f"{name} must be < {high}; got {value!r}.")
+
+
+def _check_integer(name, value, *, low):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be an integer; got {value!r}.")
+    if value < low:
+        raise ValueError(f"{name} must be >= {low}; got {value!r}.")

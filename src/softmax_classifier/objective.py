@@ -1,0 +1,234 @@
+"""The training objective over a data source, on a flat parameter vector.
+
+Solvers see only this interface (``value``, ``value_and_grad``, ``hessp``,
+``batches``, ``batch_value_and_grad``); they never see arrays of data. The
+formulas themselves live in :mod:`softmax_classifier.math`; this module adds
+up their block sums over a data source, divides by the total weight and adds
+the penalty.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from softmax_classifier import math as sm
+
+__all__ = ["SoftmaxObjective"]
+
+
+class SoftmaxObjective:
+    r"""Weighted mean cross-entropy plus L2 penalty, evaluated block by block.
+
+    .. math::
+
+        L(W, b) = \frac{\sum_k s_k \mathrm{CE}_k}{\sum_k s_k} + \frac{\alpha}{2}\lVert W\rVert_F^2
+
+    exactly as :func:`softmax_classifier.math.loss` (one block) but summed over
+    the blocks of ``data``, so no ``(n_samples, n_classes)`` array is ever held.
+
+    Parameters
+    ----------
+    data : data source
+        E.g. :class:`softmax_classifier.data.InMemoryData`.
+    n_classes : int
+    alpha : float, default=0.0
+        L2 penalty on ``coef``.
+    fit_intercept : bool, default=True
+
+    Notes
+    -----
+    The parameter vector is float64 of length ``n_classes * n_features``
+    (``coef`` row by row) followed by ``n_classes`` intercepts when
+    ``fit_intercept``. Products with ``X`` run in ``X``'s dtype.
+    """
+
+    def __init__(self, data, n_classes, *, alpha=0.0, fit_intercept=True):
+        self.data = data
+        self.n_classes = int(n_classes)
+        self.n_features = data.n_features
+        self.alpha = float(alpha)
+        self.fit_intercept = bool(fit_intercept)
+        self.n_params = self.n_classes * self.n_features + (self.n_classes if fit_intercept else 0)
+        self.n_passes = 0  # full passes over the data, for fit reports
+        self._lipschitz = None
+
+    # -- parameter layout ---------------------------------------------------
+    def unpack(self, params):
+        """Split a flat vector into ``(coef, intercept)`` views.
+
+        Parameters
+        ----------
+        params : ndarray of shape (n_params,)
+
+        Returns
+        -------
+        coef : ndarray of shape (n_classes, n_features)
+        intercept : ndarray of shape (n_classes,) or None
+        """
+        n_coef = self.n_classes * self.n_features
+        coef = params[:n_coef].reshape(self.n_classes, self.n_features)
+        intercept = params[n_coef:] if self.fit_intercept else None
+        return coef, intercept
+
+    def pack(self, coef, intercept=None):
+        """Join ``coef`` (n_classes, n_features) and ``intercept`` (n_classes,) into one vector.
+
+        Returns
+        -------
+        ndarray of shape (n_params,), float64
+        """
+        parts = [np.asarray(coef, dtype=np.float64).ravel()]
+        if self.fit_intercept:
+            parts.append(np.asarray(intercept, dtype=np.float64).ravel())
+        return np.concatenate(parts)
+
+    def zeros(self):
+        """Start point with all parameters zero: every class has probability ``1/n_classes``."""
+        return np.zeros(self.n_params)
+
+    # -- full-data evaluations ----------------------------------------------
+    def value(self, params):
+        """Objective value at ``params`` (one pass, forward products only).
+
+        Parameters
+        ----------
+        params : ndarray of shape (n_params,)
+
+        Returns
+        -------
+        float
+        """
+        coef, intercept = self.unpack(params)
+        loss_sum, weight_sum = self.data.reduce(_loss_block, coef, intercept)
+        self.n_passes += 1
+        return loss_sum / weight_sum + sm._penalty(coef, self.alpha)
+
+    def value_and_grad(self, params):
+        """Objective value and gradient at ``params`` (one pass).
+
+        Parameters
+        ----------
+        params : ndarray of shape (n_params,)
+
+        Returns
+        -------
+        value : float
+        grad : ndarray of shape (n_params,), float64
+        """
+        coef, intercept = self.unpack(params)
+        loss_sum, grad_coef, grad_intercept, weight_sum = self.data.reduce(
+            _loss_gradient_block, coef, intercept
+        )
+        self.n_passes += 1
+        return self._finish(coef, loss_sum, grad_coef, grad_intercept, weight_sum)
+
+    def hessp(self, params, vector):
+        """Hessian of the objective at ``params`` times ``vector`` (one pass).
+
+        Parameters
+        ----------
+        params, vector : ndarray of shape (n_params,)
+
+        Returns
+        -------
+        ndarray of shape (n_params,), float64
+        """
+        coef, intercept = self.unpack(params)
+        direction_coef, direction_intercept = self.unpack(vector)
+        hess_coef, hess_intercept = self.data.reduce(
+            _hessian_product_block, coef, intercept, direction_coef, direction_intercept
+        )
+        self.n_passes += 1
+        hess_coef = hess_coef.astype(np.float64) / self.data.total_weight
+        hess_coef += self.alpha * direction_coef
+        if hess_intercept is not None:
+            hess_intercept = hess_intercept.astype(np.float64) / self.data.total_weight
+        return self.pack(hess_coef, hess_intercept)
+
+    def lipschitz_bound(self):
+        r"""Upper bound on the largest eigenvalue of the Hessian, anywhere.
+
+        The softmax Jacobian :math:`\mathrm{diag}(p) - pp^T` has eigenvalues at
+        most 1/2, so the Hessian is at most :math:`\tfrac12 \lambda_{max}(\tilde
+        X^T S \tilde X / \sum s) + \alpha \le \tfrac12 \overline{\lVert \tilde
+        x\rVert^2} + \alpha`, with :math:`\tilde x = [x; 1]` when fitting an
+        intercept and the weighted mean of squared row norms. ``1 / bound`` is
+        a safe gradient-descent step.
+
+        Returns
+        -------
+        float
+        """
+        if self._lipschitz is None:
+            (norm_sum,) = self.data.reduce(_squared_norm_block)
+            mean_norm = norm_sum / self.data.total_weight + (1.0 if self.fit_intercept else 0.0)
+            self._lipschitz = 0.5 * mean_norm + self.alpha
+        return self._lipschitz
+
+    # -- mini-batches ---------------------------------------------------------
+    def batches(self, batch_size, rng):
+        """One epoch of shuffled mini-batches from the data source (opaque to solvers)."""
+        return self.data.batches(batch_size, rng)
+
+    def batch_value_and_grad(self, params, batch):
+        r"""Unbiased estimate of value and gradient from one mini-batch.
+
+        The batch sums are scaled by :math:`n / (|B| \sum_k s_k)`, so that over a
+        uniformly drawn batch the expectation is the full objective and gradient.
+        With ``batch_size=1`` and unit weights the gradient is exactly note
+        ``004``'s per-example derivative (plus the penalty term).
+
+        Parameters
+        ----------
+        params : ndarray of shape (n_params,)
+        batch : tuple
+            One item yielded by :meth:`batches`.
+
+        Returns
+        -------
+        value : float
+        grad : ndarray of shape (n_params,), float64
+        """
+        coef, intercept = self.unpack(params)
+        X_batch = batch[0]
+        loss_sum, grad_coef, grad_intercept, _ = _loss_gradient_block(*batch, coef, intercept)
+        weight_sum = X_batch.shape[0] * self.data.total_weight / self.data.n_samples
+        return self._finish(coef, loss_sum, grad_coef, grad_intercept, weight_sum)
+
+    def _finish(self, coef, loss_sum, grad_coef, grad_intercept, weight_sum):
+        value = loss_sum / weight_sum + sm._penalty(coef, self.alpha)
+        grad_coef = grad_coef.astype(np.float64) / weight_sum
+        grad_coef += self.alpha * coef
+        if grad_intercept is not None:
+            grad_intercept = grad_intercept.astype(np.float64) / weight_sum
+        return value, self.pack(grad_coef, grad_intercept)
+
+
+# Block functions: (X_block, y_block, weight_block, *args) -> tuple of sums.
+
+
+def _loss_block(X, y, sample_weight, coef, intercept):
+    return sm._loss_sum(coef, intercept, X, y, sample_weight)
+
+
+def _loss_gradient_block(X, y, sample_weight, coef, intercept):
+    return sm._loss_gradient_sum(coef, intercept, X, y, sample_weight)
+
+
+def _squared_norm_block(X, y, sample_weight):
+    if sp.issparse(X):
+        norms = np.asarray(X.multiply(X).sum(axis=1), dtype=np.float64).ravel()
+    else:
+        norms = np.einsum("ij,ij->i", X, X, dtype=np.float64)
+    total = norms.sum() if sample_weight is None else float(norms @ sample_weight)
+    return (float(total),)
+
+
+def _hessian_product_block(
+    X, y, sample_weight, coef, intercept, direction_coef, direction_intercept
+):
+    proba = sm.softmax(sm.raw_prediction(X, coef, intercept))
+    return sm._hessian_product_sum(
+        X, proba, sm._as_weights(sample_weight, X), direction_coef, direction_intercept
+    )

@@ -1,0 +1,25 @@
+"""Solvers: each minimises anything with the objective's methods.
+
+Every solver module has ``minimize(objective, x0, *, max_iter, tol, callback,
+**options) -> SolverResult``; the mini-batch ones also expose their pure
+``init``/``update`` pair. Adding a solver means adding one module and one entry
+in :data:`SOLVERS`.
+"""
+
+from softmax_classifier.solvers import adam, gd, lbfgs, newton_cg, sgd
+from softmax_classifier.solvers._result import Iteration, SolverResult
+from softmax_classifier.solvers._stochastic import SCHEDULES
+
+#: Solver name -> ``minimize`` function.
+SOLVERS = {
+    "lbfgs": lbfgs.minimize,
+    "newton-cg": newton_cg.minimize,
+    "gd": gd.minimize,
+    "sgd": sgd.minimize,
+    "adam": adam.minimize,
+}
+
+#: Solvers that walk mini-batches (and so support ``partial_fit``).
+STOCHASTIC_SOLVERS = ("sgd", "adam")
+
+__all__ = ["SCHEDULES", "SOLVERS", "STOCHASTIC_SOLVERS", "Iteration", "SolverResult"]

@@ -1,0 +1,96 @@
+"""Full-batch gradient descent, the notes' update ``w <- w - gamma * grad L``."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from softmax_classifier.solvers._result import (
+    CONVERGED,
+    LINE_SEARCH_FAILED,
+    MAX_ITER,
+    NON_FINITE,
+    STOPPED,
+    finish,
+    is_finite,
+    max_abs,
+    report,
+)
+
+__all__ = ["minimize"]
+
+_ARMIJO_C1 = 1e-4
+_MIN_STEP = 1e-12
+
+
+def minimize(objective, x0, *, max_iter=2000, tol=1e-5, learning_rate="auto", callback=None):
+    r"""Minimise by gradient descent with a fixed step or Armijo backtracking.
+
+    Each iteration takes the step of note ``003``, :math:`w \leftarrow w -
+    \gamma \nabla L(w)`, on all parameters (``coef`` and ``intercept``) at once.
+
+    Parameters
+    ----------
+    objective : object
+        Provides ``value_and_grad(params)`` and ``lipschitz_bound()``.
+    x0 : ndarray of shape (n_params,)
+        Start point.
+    max_iter : int, default=2000
+    tol : float, default=1e-5
+        Stop when ``max|grad| <= tol``.
+    learning_rate : float or "auto", default="auto"
+        A float is a fixed step :math:`\gamma`. ``"auto"`` searches the step
+        by backtracking: start from twice the last accepted step (first from
+        ``1 / objective.lipschitz_bound()``) and halve it until the Armijo
+        condition :math:`L(w - \gamma g) \le L(w) - c_1 \gamma \lVert g\rVert^2`
+        holds with :math:`c_1 = 10^{-4}`.
+    callback : callable, optional
+        Called with an :class:`~softmax_classifier.solvers.Iteration` after each
+        iteration; returning True stops.
+
+    Returns
+    -------
+    SolverResult
+    """
+    x = np.array(x0, dtype=np.float64)
+    value, grad = objective.value_and_grad(x)
+    history = [value]
+    if not is_finite(value, grad):
+        return finish(x, 0, NON_FINITE, float("nan"), history, tol)
+    fixed = learning_rate != "auto"
+    step = float(learning_rate) if fixed else 1.0 / objective.lipschitz_bound()
+    n_iter = 0
+    while True:
+        grad_norm = max_abs(grad)
+        if grad_norm <= tol:
+            stop = CONVERGED
+            break
+        if n_iter >= max_iter:
+            stop = MAX_ITER
+            break
+        if fixed:
+            x_new = x - step * grad
+            value_new, grad_new = objective.value_and_grad(x_new)
+            if not is_finite(value_new, grad_new):
+                stop = NON_FINITE
+                break
+        else:
+            step *= 2.0
+            decrease = _ARMIJO_C1 * float(grad @ grad)
+            while True:
+                x_new = x - step * grad
+                value_new, grad_new = objective.value_and_grad(x_new)
+                if is_finite(value_new, grad_new) and value_new <= value - step * decrease:
+                    break
+                step *= 0.5
+                if step < _MIN_STEP:
+                    break
+            if step < _MIN_STEP:
+                stop = LINE_SEARCH_FAILED
+                break
+        x, value, grad = x_new, value_new, grad_new
+        n_iter += 1
+        history.append(value)
+        if report(callback, n_iter, value, max_abs(grad), x):
+            stop = STOPPED
+            break
+    return finish(x, n_iter, stop, max_abs(grad), history, tol)

@@ -1,0 +1,158 @@
+"""Limited-memory BFGS with a strong-Wolfe line search (the default solver)."""
+
+from __future__ import annotations
+
+import warnings
+from collections import deque
+
+import numpy as np
+from scipy.optimize import line_search
+
+from softmax_classifier.solvers._result import (
+    CONVERGED,
+    LINE_SEARCH_FAILED,
+    MAX_ITER,
+    NON_FINITE,
+    STOPPED,
+    finish,
+    is_finite,
+    max_abs,
+    report,
+)
+
+__all__ = ["minimize"]
+
+
+def minimize(objective, x0, *, max_iter=500, tol=1e-5, memory=10, callback=None):
+    """Minimise with L-BFGS.
+
+    The search direction is ``-H g`` with ``H`` the inverse-Hessian estimate of
+    the last ``memory`` steps (two-loop recursion, initial scaling
+    ``s^T y / y^T y``); the step length satisfies the strong Wolfe conditions
+    (:func:`scipy.optimize.line_search`, ``c1=1e-4``, ``c2=0.9``). When the line
+    search fails the memory is dropped and a steepest-descent step is tried
+    before giving up.
+
+    Parameters
+    ----------
+    objective : object
+        Provides ``value_and_grad(params)``.
+    x0 : ndarray of shape (n_params,)
+    max_iter : int, default=500
+    tol : float, default=1e-5
+        Stop when ``max|grad| <= tol``.
+    memory : int, default=10
+        Number of step pairs kept.
+    callback : callable, optional
+        Called with an :class:`~softmax_classifier.solvers.Iteration` after each
+        iteration; returning True stops.
+
+    Returns
+    -------
+    SolverResult
+    """
+    evaluate = _CachedEvaluation(objective)
+    x = np.array(x0, dtype=np.float64)
+    value, grad = evaluate(x)
+    history = [value]
+    if not is_finite(value, grad):
+        return finish(x, 0, NON_FINITE, float("nan"), history, tol)
+    steps, grad_changes = deque(maxlen=memory), deque(maxlen=memory)
+    n_iter = 0
+    while True:
+        if max_abs(grad) <= tol:
+            stop = CONVERGED
+            break
+        if n_iter >= max_iter:
+            stop = MAX_ITER
+            break
+        accepted = None
+        for use_memory in (True, False) if steps else (False,):
+            if use_memory:
+                direction = -_two_loop(grad, steps, grad_changes)
+            else:
+                # Steepest descent, scaled so the first trial step has length <= 1.
+                direction = -grad / max(1.0, float(np.linalg.norm(grad)))
+            accepted = _wolfe_step(evaluate, x, direction, value, grad)
+            if accepted is not None:
+                break
+            steps.clear()
+            grad_changes.clear()
+        if accepted is None:
+            stop = LINE_SEARCH_FAILED
+            break
+        x_new, value_new, grad_new = accepted
+        if not is_finite(value_new, grad_new):
+            stop = NON_FINITE
+            break
+        step, grad_change = x_new - x, grad_new - grad
+        curvature = float(step @ grad_change)
+        if curvature > 1e-10 * float(np.linalg.norm(step) * np.linalg.norm(grad_change)):
+            steps.append(step)
+            grad_changes.append(grad_change)
+        x, value, grad = x_new, value_new, grad_new
+        n_iter += 1
+        history.append(value)
+        if report(callback, n_iter, value, max_abs(grad), x):
+            stop = STOPPED
+            break
+    return finish(x, n_iter, stop, max_abs(grad), history, tol)
+
+
+def _two_loop(grad, steps, grad_changes):
+    """Inverse-Hessian estimate times ``grad`` (Nocedal & Wright, Algorithm 7.4)."""
+    q = grad.copy()
+    rhos = [1.0 / float(s @ y) for s, y in zip(steps, grad_changes, strict=True)]
+    alphas = []
+    for s, y, rho in zip(reversed(steps), reversed(grad_changes), reversed(rhos), strict=True):
+        a = rho * float(s @ q)
+        q -= a * y
+        alphas.append(a)
+    s, y = steps[-1], grad_changes[-1]
+    q *= float(s @ y) / float(y @ y)
+    for s, y, rho, a in zip(steps, grad_changes, rhos, reversed(alphas), strict=True):
+        b = rho * float(y @ q)
+        q += (a - b) * s
+    return q
+
+
+def _wolfe_step(evaluate, x, direction, value, grad):
+    """Strong-Wolfe step along ``direction``; ``(x, value, grad)`` there, or None."""
+    if not float(grad @ direction) < 0:
+        return None
+    with warnings.catch_warnings():
+        # A failed search returns None, which we handle; its warning adds nothing.
+        warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"scipy\.optimize")
+        with np.errstate(over="ignore", invalid="ignore"):
+            step_length = line_search(
+                evaluate.value, evaluate.grad, x, direction, grad, value, maxiter=20
+            )[0]
+    if step_length is None:
+        return None
+    x_new = x + step_length * direction
+    value_new, grad_new = evaluate(x_new)
+    if not value_new <= value:
+        return None
+    return x_new, value_new, grad_new
+
+
+class _CachedEvaluation:
+    """``value_and_grad`` remembered at the last point, so that the line search's
+    separate value and gradient calls at one point cost one data pass."""
+
+    def __init__(self, objective):
+        self.objective = objective
+        self.x = None
+
+    def __call__(self, x):
+        if self.x is None or not np.array_equal(x, self.x):
+            self.value_, self.grad_ = self.objective.value_and_grad(x)
+            self.x = x.copy()
+        return self.value_, self.grad_
+
+    def value(self, x):
+        value = self(x)[0]
+        return value if np.isfinite(value) else np.inf
+
+    def grad(self, x):
+        return self(x)[1]
