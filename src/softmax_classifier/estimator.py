@@ -31,7 +31,7 @@ from softmax_classifier import math as sm
 from softmax_classifier.data import InMemoryData
 from softmax_classifier.objective import SoftmaxObjective
 from softmax_classifier.solvers import SOLVERS, STOCHASTIC_SOLVERS
-from softmax_classifier.solvers._result import CONVERGED, STOPPED
+from softmax_classifier.solvers._result import CONVERGED, MAX_ITER, STOPPED
 
 __all__ = ["FitReport", "SoftmaxClassifier"]
 
@@ -231,7 +231,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         if len(classes) < 2:
             raise ValueError(
                 "SoftmaxClassifier needs samples of at least 2 classes in y; "
-                f"got only class {classes[0]!r}."
+                f"got only one class, {classes[0]!r}."
             )
         weights = self._combined_weights(sample_weight, y_encoded, classes, X)
         x0_state = self._warm_start_params(classes, X.shape[1])
@@ -252,7 +252,9 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         (velocity, moments, step and epoch counters) carries over between
         calls, so successive calls continue one optimisation. Available only
         for ``solver="sgd"`` and ``solver="adam"``. ``max_iter``, ``tol`` and
-        ``warm_start`` are not used.
+        ``warm_start`` are not used. The step size is fixed at the first call
+        and decays as ``1 / sqrt(1 + epoch)`` over calls unless
+        ``solver_options`` names another schedule.
 
         Parameters
         ----------
@@ -293,9 +295,10 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"y contains labels not in classes: {unknown[:5]!r}.")
         y_encoded = np.searchsorted(classes, y)
         weights = self._combined_weights(sample_weight, y_encoded, classes, X)
-        objective = self._objective(X, y_encoded, weights)
         if first_call:
             self.classes_ = classes
+        objective = self._objective(X, y_encoded, weights)
+        if first_call:
             x0, state = objective.zeros(), None
             self.n_iter_ = 0
             # One seed for the whole sequence of calls; the epoch counter in the
@@ -304,7 +307,11 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         else:
             x0 = objective.pack(self.coef_, self.intercept_)
             state = getattr(self, "_optimizer_state", None)
-        result = self._run_solver(objective, x0, X, max_iter=1, state=state)
+        overrides = {"max_iter": 1, "state": state}
+        if "schedule" not in (self.solver_options or {}):
+            # The number of calls is unknown, so decay with the epoch count only.
+            overrides["schedule"] = "inverse_sqrt"
+        result = self._run_solver(objective, x0, X, warn_max_iter=False, **overrides)
         self.n_iter_ += result.n_iter
         self._optimizer_state = result.state
         return self
@@ -340,7 +347,8 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         ndarray of shape (n_samples,)
             Labels from ``classes_``.
         """
-        return self.classes_[np.argmax(self._raw_prediction(X), axis=1)]
+        raw = self._raw_prediction(X)
+        return self.classes_[np.argmax(raw, axis=1)]
 
     def predict_proba(self, X):
         """Class probabilities ``softmax(X @ coef_.T + intercept_)``.
@@ -446,7 +454,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         kwargs.update(self.solver_options or {})
         return kwargs
 
-    def _run_solver(self, objective, x0, X, **overrides):
+    def _run_solver(self, objective, x0, X, warn_max_iter=True, **overrides):
         minimize = SOLVERS[self.solver]
         kwargs = self._solver_kwargs()
         kwargs.update(overrides)
@@ -474,7 +482,8 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         )
         if callback is not None:
             print(f"[{self.solver}] {result.stop_reason}: {result.message}", file=sys.stderr)
-        if result.stop_reason not in (CONVERGED, STOPPED):
+        quiet = (CONVERGED, STOPPED) if warn_max_iter else (CONVERGED, STOPPED, MAX_ITER)
+        if result.stop_reason not in quiet:
             warnings.warn(
                 _convergence_advice(self.solver, result), ConvergenceWarning, stacklevel=3
             )

@@ -111,6 +111,7 @@ def run_epochs(
         The method's pure functions (see the module docstring).
     learning_rate : float
         Base step size, multiplied by ``SCHEDULES[schedule](epoch, max_iter)``.
+        Stored in the state; a continued run uses the stored value.
     schedule : str
         A key of :data:`SCHEDULES`.
     batch_size : int
@@ -134,7 +135,9 @@ def run_epochs(
     if schedule not in SCHEDULES:
         raise ValueError(f"unknown schedule {schedule!r}; choose from {sorted(SCHEDULES)}")
     x = np.array(x0, dtype=np.float64)
-    state = init(x) if state is None else state
+    if state is None:
+        # The base rate is part of the state so that a continued run keeps it.
+        state = {**init(x), "learning_rate": float(learning_rate)}
     value, grad = objective.value_and_grad(x)
     history = [value]
     if not is_finite(value, grad):
@@ -148,7 +151,7 @@ def run_epochs(
             stop = MAX_ITER
             break
         epoch = state["epoch"]
-        rate = learning_rate * SCHEDULES[schedule](epoch, max_iter)
+        rate = state["learning_rate"] * SCHEDULES[schedule](epoch, max_iter)
         rng = np.random.default_rng([random_state, epoch])
         # update() returns new arrays and never mutates the state it is given, so
         # `state` stays intact should this epoch end in NaN.

@@ -94,7 +94,7 @@ def minimize(
     -------
     SolverResult
     """
-    if learning_rate == "auto":
+    if learning_rate == "auto" and state is None:
         learning_rate = 1e-2
 
     def step(grad, state, rate):

@@ -97,7 +97,7 @@ def minimize(
     -------
     SolverResult
     """
-    if learning_rate == "auto":
+    if learning_rate == "auto" and state is None:
         per_example = batch_size / objective.lipschitz_bound()
         full_batch = 1.0 / max(largest_curvature(objective, x0), 1e-12)
         learning_rate = (1.0 - momentum) * min(per_example, full_batch)
