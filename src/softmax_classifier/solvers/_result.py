@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -86,6 +87,22 @@ class SolverResult:
     def converged(self):
         """bool: whether the stop reason is ``"converged"``."""
         return self.stop_reason == CONVERGED
+
+
+def quiet_float_errors(function):
+    """Decorator for solver loops: silence NumPy's overflow/invalid warnings.
+
+    Solvers detect inf and NaN explicitly (stop reason ``non_finite``), so the
+    warnings would only repeat what the result says. A fresh ``errstate`` per
+    call keeps this safe under nesting and threads.
+    """
+
+    @functools.wraps(function)
+    def quiet(*args, **kwargs):
+        with np.errstate(over="ignore", invalid="ignore"):
+            return function(*args, **kwargs)
+
+    return quiet
 
 
 def max_abs(vector):

@@ -22,6 +22,7 @@ from softmax_classifier.solvers._result import (
     finish,
     is_finite,
     max_abs,
+    quiet_float_errors,
     report,
 )
 
@@ -85,6 +86,7 @@ SCHEDULES = {
 }
 
 
+@quiet_float_errors
 def run_epochs(
     objective,
     x0,
@@ -157,11 +159,10 @@ def run_epochs(
         # `state` stays intact should this epoch end in NaN.
         x_new = x.copy()
         new_state = state
-        with np.errstate(over="ignore", invalid="ignore"):
-            for batch in objective.batches(batch_size, rng):
-                _, batch_grad = objective.batch_value_and_grad(x_new, batch)
-                step, new_state = update(batch_grad, new_state, rate)
-                x_new += step
+        for batch in objective.batches(batch_size, rng):
+            _, batch_grad = objective.batch_value_and_grad(x_new, batch)
+            step, new_state = update(batch_grad, new_state, rate)
+            x_new += step
         new_state = {**new_state, "epoch": epoch + 1}
         value_new, grad_new = objective.value_and_grad(x_new)
         if not is_finite(value_new, grad_new):

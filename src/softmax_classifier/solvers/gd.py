@@ -13,6 +13,7 @@ from softmax_classifier.solvers._result import (
     finish,
     is_finite,
     max_abs,
+    quiet_float_errors,
     report,
 )
 
@@ -22,6 +23,7 @@ _ARMIJO_C1 = 1e-4
 _MIN_STEP = 1e-12
 
 
+@quiet_float_errors
 def minimize(objective, x0, *, max_iter=2000, tol=1e-5, learning_rate="auto", callback=None):
     r"""Minimise by gradient descent with a fixed step or Armijo backtracking.
 

@@ -17,12 +17,14 @@ from softmax_classifier.solvers._result import (
     finish,
     is_finite,
     max_abs,
+    quiet_float_errors,
     report,
 )
 
 __all__ = ["minimize"]
 
 
+@quiet_float_errors
 def minimize(objective, x0, *, max_iter=500, tol=1e-5, memory=10, callback=None):
     """Minimise with L-BFGS.
 
@@ -121,12 +123,11 @@ def _wolfe_step(evaluate, x, direction, value, grad):
     if not float(grad @ direction) < 0:
         return None
     with warnings.catch_warnings():
-        # A failed search returns None, which we handle; its warning adds nothing.
-        warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"scipy\.optimize")
-        with np.errstate(over="ignore", invalid="ignore"):
-            step_length = line_search(
-                evaluate.value, evaluate.grad, x, direction, grad, value, maxiter=20
-            )[0]
+        # A failed search returns None, which we handle; scipy's warning adds nothing.
+        warnings.filterwarnings("ignore", message="The line search algorithm")
+        step_length = line_search(
+            evaluate.value, evaluate.grad, x, direction, grad, value, maxiter=20
+        )[0]
     if step_length is None:
         return None
     x_new = x + step_length * direction

@@ -13,6 +13,7 @@ from softmax_classifier.solvers._result import (
     finish,
     is_finite,
     max_abs,
+    quiet_float_errors,
     report,
 )
 
@@ -22,6 +23,7 @@ _ARMIJO_C1 = 1e-4
 _MAX_HALVINGS = 40
 
 
+@quiet_float_errors
 def minimize(objective, x0, *, max_iter=100, tol=1e-5, max_cg_iter=200, callback=None):
     r"""Minimise with inexact Newton steps (Newton-CG), globalised by backtracking.
 
