@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from softmax_classifier.estimator import SOLVER_NAMES
+
 __all__ = ["main"]
 
 
@@ -58,7 +60,12 @@ def build_parser():
         description="Train on scikit-learn's bundled digits (standardised, 25%% held out) "
         "and print the test accuracy, final loss and stop reason.",
     )
-    demo.add_argument("--solver", default="lbfgs", help="solver to use (default: %(default)s)")
+    demo.add_argument(
+        "--solver",
+        default="lbfgs",
+        choices=SOLVER_NAMES,
+        help="solver to use: %(choices)s (default: %(default)s)",
+    )
     demo.add_argument(
         "--alpha", type=float, default=1e-3, help="L2 penalty strength (default: %(default)s)"
     )

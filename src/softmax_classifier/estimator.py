@@ -33,7 +33,10 @@ from softmax_classifier.objective import SoftmaxObjective
 from softmax_classifier.solvers import SOLVERS, STOCHASTIC_SOLVERS
 from softmax_classifier.solvers._result import CONVERGED, MAX_ITER, STOPPED
 
-__all__ = ["FitReport", "SoftmaxClassifier"]
+__all__ = ["SOLVER_NAMES", "FitReport", "SoftmaxClassifier"]
+
+#: The values ``solver`` accepts.
+SOLVER_NAMES = tuple(SOLVERS)
 
 # Below this many entries of X, BLAS threads cost more (wake-up per product)
 # than they give; see PERFORMANCE_NOTES.md.
@@ -306,7 +309,9 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
             self._seed = self._new_seed()
         else:
             x0 = objective.pack(self.coef_, self.intercept_)
-            state = getattr(self, "_optimizer_state", None)
+            # Continue the optimiser only if the same solver produced its state.
+            same_solver = self.fit_report_.solver == self.solver
+            state = self._optimizer_state if same_solver else None
         overrides = {"max_iter": 1, "state": state}
         if "schedule" not in (self.solver_options or {}):
             # The number of calls is unknown, so decay with the epoch count only.

@@ -191,9 +191,8 @@ class SoftmaxObjective:
         grad : ndarray of shape (n_params,), float64
         """
         coef, intercept = self.unpack(params)
-        X_batch = batch[0]
         loss_sum, grad_coef, grad_intercept, _ = _loss_gradient_block(*batch, coef, intercept)
-        weight_sum = X_batch.shape[0] * self.data.total_weight / self.data.n_samples
+        weight_sum = batch[0].shape[0] * self.data.total_weight / self.data.n_samples
         return self._finish(coef, loss_sum, grad_coef, grad_intercept, weight_sum)
 
     def _finish(self, coef, loss_sum, grad_coef, grad_intercept, weight_sum):

@@ -102,9 +102,14 @@ class InMemoryData:
     def batches(self, batch_size, rng):
         """Yield shuffled mini-batches covering every row once (one epoch).
 
+        The epoch is split into ``ceil(n_samples / batch_size)`` batches whose
+        sizes differ by at most one, so no batch is a small noisy remainder
+        (and with ``batch_size >= n_samples`` the one batch is all the data).
+
         Parameters
         ----------
         batch_size : int
+            Largest number of rows in a batch.
         rng : numpy.random.Generator
             Draws the permutation; the same generator state gives the same
             batches.
@@ -116,7 +121,8 @@ class InMemoryData:
             order (better memory locality, same sum).
         """
         order = rng.permutation(self.n_samples)
-        for start in range(0, self.n_samples, batch_size):
-            rows = np.sort(order[start : start + batch_size])
+        n_batches = -(-self.n_samples // batch_size)
+        for rows in np.array_split(order, n_batches):
+            rows = np.sort(rows)
             weights = None if self.sample_weight is None else self.sample_weight[rows]
             yield self.X[rows], self.y[rows], weights

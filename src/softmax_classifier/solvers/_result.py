@@ -130,8 +130,8 @@ def finish(params, n_iter, stop_reason, grad_norm, history, tol, state=None):
         message = f"reached max_iter = {n_iter} with max|grad| = {grad_norm:.3g} > tol = {tol:.3g}"
     elif stop_reason == LINE_SEARCH_FAILED:
         message = (
-            f"the line search found no decrease at iteration {n_iter + 1} with "
-            f"max|grad| = {grad_norm:.3g} > tol = {tol:.3g}; the objective is likely at the "
+            f"no step decreased the objective at iteration {n_iter + 1} with "
+            f"max|grad| = {grad_norm:.3g} > tol = {tol:.3g}; usually the objective is at the "
             "limit of floating-point precision for this tol"
         )
     elif stop_reason == NON_FINITE:

@@ -20,7 +20,9 @@ from softmax_classifier.solvers._result import (
 __all__ = ["minimize"]
 
 _ARMIJO_C1 = 1e-4
-_MIN_STEP = 1e-12
+# Give up after this many halvings in one iteration (a factor of 1e-18): the
+# limit is relative to the step size, so it holds at any feature scale.
+_MAX_HALVINGS = 60
 
 
 @quiet_float_errors
@@ -44,7 +46,8 @@ def minimize(objective, x0, *, max_iter=2000, tol=1e-5, learning_rate="auto", ca
         by backtracking: start from twice the last accepted step (first from
         ``1 / objective.lipschitz_bound()``) and halve it until the Armijo
         condition :math:`L(w - \gamma g) \le L(w) - c_1 \gamma \lVert g\rVert^2`
-        holds with :math:`c_1 = 10^{-4}`.
+        holds with :math:`c_1 = 10^{-4}` and the objective strictly decreases;
+        60 halvings without success stop with ``"line_search_failed"``.
     callback : callable, optional
         Called with an :class:`~softmax_classifier.solvers.Iteration` after each
         iteration; returning True stops.
@@ -75,18 +78,25 @@ def minimize(objective, x0, *, max_iter=2000, tol=1e-5, learning_rate="auto", ca
             if not is_finite(value_new, grad_new):
                 stop = NON_FINITE
                 break
+            if np.array_equal(x_new, x):
+                stop = LINE_SEARCH_FAILED  # the step is below the parameters' rounding
+                break
         else:
             step *= 2.0
             decrease = _ARMIJO_C1 * float(grad @ grad)
-            while True:
+            for _ in range(_MAX_HALVINGS):
                 x_new = x - step * grad
                 value_new, grad_new = objective.value_and_grad(x_new)
-                if is_finite(value_new, grad_new) and value_new <= value - step * decrease:
+                # A strict decrease is required too: once step * decrease is below
+                # the objective's rounding, Armijo alone would accept standing still.
+                if (
+                    is_finite(value_new, grad_new)
+                    and value_new < value
+                    and value_new <= value - step * decrease
+                ):
                     break
                 step *= 0.5
-                if step < _MIN_STEP:
-                    break
-            if step < _MIN_STEP:
+            else:
                 stop = LINE_SEARCH_FAILED
                 break
         x, value, grad = x_new, value_new, grad_new

@@ -33,12 +33,14 @@ def minimize(objective, x0, *, max_iter=500, tol=1e-5, memory=10, callback=None)
     ``s^T y / y^T y``); the step length satisfies the strong Wolfe conditions
     (:func:`scipy.optimize.line_search`, ``c1=1e-4``, ``c2=0.9``). When the line
     search fails the memory is dropped and a steepest-descent step is tried
-    before giving up.
+    before giving up. Steepest-descent directions (the first iteration and
+    that fallback) are scaled by ``1 / objective.lipschitz_bound()``, so the
+    first trial step is safe whatever the scale of the features.
 
     Parameters
     ----------
     objective : object
-        Provides ``value_and_grad(params)``.
+        Provides ``value_and_grad(params)`` and ``lipschitz_bound()``.
     x0 : ndarray of shape (n_params,)
     max_iter : int, default=500
     tol : float, default=1e-5
@@ -73,8 +75,9 @@ def minimize(objective, x0, *, max_iter=500, tol=1e-5, memory=10, callback=None)
             if use_memory:
                 direction = -_two_loop(grad, steps, grad_changes)
             else:
-                # Steepest descent, scaled so the first trial step has length <= 1.
-                direction = -grad / max(1.0, float(np.linalg.norm(grad)))
+                # Steepest descent with the step 1 / L that is safe at any feature
+                # scale (L bounds the Hessian); later steps scale themselves.
+                direction = -grad / objective.lipschitz_bound()
             accepted = _wolfe_step(evaluate, x, direction, value, grad)
             if accepted is not None:
                 break
