@@ -242,10 +242,9 @@ def loss_gradient(coef, intercept, X, y, sample_weight=None, alpha=0.0):
     loss_sum, grad_coef, grad_intercept, weight_sum = _loss_gradient_sum(
         coef, intercept, X, y, sample_weight
     )
-    grad_coef /= weight_sum
-    grad_coef += alpha * np.asarray(coef, dtype=grad_coef.dtype)
-    if grad_intercept is not None:
-        grad_intercept /= weight_sum
+    grad_coef, grad_intercept = _mean_plus_penalty(
+        grad_coef, grad_intercept, weight_sum, alpha, coef
+    )
     return loss_sum / weight_sum + _penalty(coef, alpha), grad_coef, grad_intercept
 
 
@@ -302,21 +301,15 @@ def gradient_hessian_product(coef, intercept, X, y, sample_weight=None, alpha=0.
     proba = softmax(raw_prediction(X, coef, intercept))
     residual = proba.copy()
     residual[np.arange(len(y)), y] -= 1
-    grad_coef, grad_intercept = _backward(X, residual, sample_weight, intercept is not None)
-    grad_coef /= weight_sum
-    grad_coef += alpha * np.asarray(coef, dtype=grad_coef.dtype)
-    if grad_intercept is not None:
-        grad_intercept /= weight_sum
+    grad_coef, grad_intercept = _mean_plus_penalty(
+        *_backward(X, residual, sample_weight, intercept is not None), weight_sum, alpha, coef
+    )
 
     def hessp(direction_coef, direction_intercept=None):
         hess_coef, hess_intercept = _hessian_product_sum(
             X, proba, sample_weight, direction_coef, direction_intercept
         )
-        hess_coef /= weight_sum
-        hess_coef += alpha * np.asarray(direction_coef, dtype=hess_coef.dtype)
-        if hess_intercept is not None:
-            hess_intercept /= weight_sum
-        return hess_coef, hess_intercept
+        return _mean_plus_penalty(hess_coef, hess_intercept, weight_sum, alpha, direction_coef)
 
     return grad_coef, grad_intercept, hessp
 
@@ -389,6 +382,21 @@ def _backward(X, residual, sample_weight, with_intercept):
         grad_coef = residual.T @ X
     grad_intercept = residual.sum(axis=0) if with_intercept else None
     return grad_coef, grad_intercept
+
+
+def _mean_plus_penalty(sum_coef, sum_intercept, weight_sum, alpha, coef, dtype=None):
+    """Block sums to the objective's derivative: divide by the weight sum, add ``alpha * coef``.
+
+    ``coef`` is the point (gradient) or the direction (Hessian product) that the
+    penalty's derivative ``alpha * coef`` is taken at. The result is in ``dtype``
+    (default: that of ``sum_coef``); ``sum_intercept`` may be None.
+    """
+    dtype = sum_coef.dtype if dtype is None else dtype
+    mean_coef = sum_coef.astype(dtype, copy=False) / weight_sum
+    mean_coef += alpha * np.asarray(coef, dtype=dtype)
+    if sum_intercept is None:
+        return mean_coef, None
+    return mean_coef, sum_intercept.astype(dtype, copy=False) / weight_sum
 
 
 def _penalty(coef, alpha):

@@ -140,11 +140,16 @@ class SoftmaxObjective:
             _hessian_product_block, coef, intercept, direction_coef, direction_intercept
         )
         self.n_passes += 1
-        hess_coef = hess_coef.astype(np.float64) / self.data.total_weight
-        hess_coef += self.alpha * direction_coef
-        if hess_intercept is not None:
-            hess_intercept = hess_intercept.astype(np.float64) / self.data.total_weight
-        return self.pack(hess_coef, hess_intercept)
+        return self.pack(
+            *sm._mean_plus_penalty(
+                hess_coef,
+                hess_intercept,
+                self.data.total_weight,
+                self.alpha,
+                direction_coef,
+                dtype=np.float64,
+            )
+        )
 
     def lipschitz_bound(self):
         r"""Upper bound on the largest eigenvalue of the Hessian, anywhere.
@@ -197,11 +202,10 @@ class SoftmaxObjective:
 
     def _finish(self, coef, loss_sum, grad_coef, grad_intercept, weight_sum):
         value = loss_sum / weight_sum + sm._penalty(coef, self.alpha)
-        grad_coef = grad_coef.astype(np.float64) / weight_sum
-        grad_coef += self.alpha * coef
-        if grad_intercept is not None:
-            grad_intercept = grad_intercept.astype(np.float64) / weight_sum
-        return value, self.pack(grad_coef, grad_intercept)
+        grad = sm._mean_plus_penalty(
+            grad_coef, grad_intercept, weight_sum, self.alpha, coef, dtype=np.float64
+        )
+        return value, self.pack(*grad)
 
 
 # Block functions: (X_block, y_block, weight_block, *args) -> tuple of sums.
