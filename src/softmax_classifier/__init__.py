@@ -2,14 +2,14 @@
 
 Public pieces:
 
-- :class:`SoftmaxClassifier`, the scikit-learn estimator;
+- :class:`SoftmaxClassifier`, the scikit-learn estimator, and :func:`load` for
+  the model files its ``save`` writes;
 - :mod:`softmax_classifier.math`, every formula of the derivation as a function;
 - :mod:`softmax_classifier.solvers`, the optimisers behind ``solver=...``.
 """
 
 from softmax_classifier import math
-from softmax_classifier.estimator import FitReport, SoftmaxClassifier
+from softmax_classifier._version import __version__
+from softmax_classifier.estimator import FitReport, SoftmaxClassifier, load
 
-__version__ = "0.1.0"
-
-__all__ = ["FitReport", "SoftmaxClassifier", "__version__", "math"]
+__all__ = ["FitReport", "SoftmaxClassifier", "__version__", "load", "math"]

@@ -10,6 +10,7 @@ solver and stores the result. The mathematics is in
 from __future__ import annotations
 
 import inspect
+import json
 import numbers
 import sys
 import time
@@ -18,6 +19,7 @@ from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
@@ -28,12 +30,14 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
 from softmax_classifier import math as sm
+from softmax_classifier import model_file
+from softmax_classifier._version import __version__
 from softmax_classifier.data import InMemoryData
 from softmax_classifier.objective import SoftmaxObjective
 from softmax_classifier.solvers import SOLVERS, STOCHASTIC_SOLVERS
 from softmax_classifier.solvers._result import CONVERGED, MAX_ITER, STOPPED
 
-__all__ = ["SOLVER_NAMES", "FitReport", "SoftmaxClassifier"]
+__all__ = ["SOLVER_NAMES", "FitReport", "SoftmaxClassifier", "default_max_iter", "load"]
 
 #: The values ``solver`` accepts.
 SOLVER_NAMES = tuple(SOLVERS)
@@ -143,6 +147,14 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         Seeds the shuffling of ``sgd`` and ``adam``.
     verbose : int, default=0
         ``>= 1`` prints one line per iteration to stderr.
+    standardize : bool, default=False
+        Standardise the features inside the model: ``fit`` learns per-feature
+        (sample-weighted) means and standard deviations and the solver works on
+        ``(X - mean) / std``; sparse ``X`` is only scaled, not centred (so it
+        stays sparse). The statistics are kept in ``feature_mean_`` and
+        ``feature_scale_`` and applied at prediction, and saved with the model.
+        ``coef_`` and ``intercept_`` refer to the standardised features.
+        Not supported by ``partial_fit``.
     solver_options : dict or None, default=None
         Further keyword arguments of the solver's ``minimize`` function, e.g.
         ``{"memory": 20}`` for lbfgs, ``{"nesterov": True, "schedule":
@@ -195,6 +207,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         warm_start=False,
         random_state=None,
         verbose=0,
+        standardize=False,
         solver_options=None,
     ):
         self.alpha = alpha
@@ -209,10 +222,11 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         self.warm_start = warm_start
         self.random_state = random_state
         self.verbose = verbose
+        self.standardize = standardize
         self.solver_options = solver_options
 
     # -- fitting ----------------------------------------------------------------
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y, sample_weight=None, *, callback=None):
         """Fit the model to ``(X, y)``.
 
         Parameters
@@ -223,6 +237,11 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
             Labels of any type (ints, strings, ...); at least two classes.
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights; the objective is their weighted mean.
+        callback : callable, optional
+            Called after every iteration (epoch) with a
+            :class:`~softmax_classifier.solvers.Iteration`; returning True stops
+            the fit cleanly (stop reason ``"stopped"``) with the current
+            parameters. Used for progress bars and Ctrl-C handling.
 
         Returns
         -------
@@ -239,10 +258,11 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         weights = self._combined_weights(sample_weight, y_encoded, classes, X)
         x0_state = self._warm_start_params(classes, X.shape[1])
         self.classes_ = classes
-        objective = self._objective(X, y_encoded, weights)
+        X_solve = self._fit_standardization(X, weights)
+        objective = self._objective(X_solve, y_encoded, weights)
         x0 = objective.zeros() if x0_state is None else objective.pack(*x0_state)
         self._seed = self._new_seed()
-        result = self._run_solver(objective, x0, X)
+        result = self._run_solver(objective, x0, X, callback=callback)
         self.n_iter_ = result.n_iter
         self._optimizer_state = result.state
         return self
@@ -287,6 +307,11 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
             )
         else:
             classes = self.classes_
+        if self.standardize:
+            raise ValueError(
+                "standardize=True needs all of X at once and is not supported by "
+                "partial_fit; standardise the features beforehand."
+            )
         if isinstance(self.class_weight, str):
             raise ValueError(
                 "class_weight='balanced' needs all of y at once and is not supported by "
@@ -382,6 +407,51 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         """
         return sm.log_softmax(self._raw_prediction(X))
 
+    # -- model files ------------------------------------------------------------------
+    def save(self, path):
+        """Write the fitted model to one file (safetensors tensors + JSON metadata).
+
+        The file holds ``coef_``, ``intercept_`` and the standardisation
+        statistics as tensors, and the classes (with their type), feature
+        names, hyperparameters, fit report and library version as metadata;
+        see :mod:`softmax_classifier.model_file`. The write is atomic. Read it
+        back with :func:`softmax_classifier.load`.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+
+        Raises
+        ------
+        ValueError
+            If the labels are of a type a model file cannot hold (mixed types,
+            objects other than str/int/float/bool).
+        """
+        check_is_fitted(self)
+        tensors = {"coef": self.coef_, "intercept": self.intercept_}
+        standardized = getattr(self, "feature_scale_", None) is not None
+        if standardized:
+            tensors["feature_mean"] = self.feature_mean_
+            tensors["feature_scale"] = self.feature_scale_
+        names = getattr(self, "feature_names_in_", None)
+        metadata = {
+            "library_version": __version__,
+            "classes": _classes_to_json(self.classes_),
+            "class_type": _class_type(self.classes_),
+            "n_features": int(self.n_features_in_),
+            "feature_names": None if names is None else [str(n) for n in names],
+            "dtype": str(self.coef_.dtype),
+            "preprocessing": {
+                "standardize": standardized,
+                "center": bool(standardized and np.any(self.feature_mean_ != 0)),
+            },
+            "hyperparameters": _jsonable_params(self.get_params()),
+            "fit_report": _finite_or_none(self.fit_report_.as_dict())
+            if hasattr(self, "fit_report_")
+            else None,
+        }
+        model_file.save(path, tensors, metadata)
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
@@ -391,7 +461,26 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
     def _raw_prediction(self, X):
         check_is_fitted(self)
         X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32], reset=False)
-        return sm.raw_prediction(X, self.coef_, self.intercept_)
+        coef, intercept = self.coef_, self.intercept_
+        if getattr(self, "feature_scale_", None) is not None:
+            # W ((x - m) / s) + b = (W / s) x + (b - (W / s) m): no copy of X.
+            coef = coef / self.feature_scale_
+            intercept = intercept - coef @ self.feature_mean_
+        return sm.raw_prediction(X, coef, intercept)
+
+    def _fit_standardization(self, X, weights):
+        """Learn ``feature_mean_``/``feature_scale_`` and return the standardised ``X``."""
+        if not self.standardize:
+            self.feature_mean_ = self.feature_scale_ = None
+            return X
+        mean, scale = _weighted_mean_and_scale(X, weights)
+        if sp.issparse(X):
+            mean[:] = 0.0  # centring would make it dense
+            X_solve = X.multiply((1.0 / scale).astype(X.dtype)).tocsr()
+        else:
+            X_solve = (X - mean.astype(X.dtype)) / scale.astype(X.dtype)
+        self.feature_mean_, self.feature_scale_ = mean, scale
+        return X_solve
 
     def _validate_training_data(self, X, y, reset):
         X, y = validate_data(
@@ -459,11 +548,12 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         kwargs.update(self.solver_options or {})
         return kwargs
 
-    def _run_solver(self, objective, x0, X, warn_max_iter=True, **overrides):
+    def _run_solver(self, objective, x0, X, warn_max_iter=True, callback=None, **overrides):
         minimize = SOLVERS[self.solver]
         kwargs = self._solver_kwargs()
         kwargs.update(overrides)
-        callback = _Printer() if self.verbose else None
+        printer = _Printer() if self.verbose else None
+        callback = _chain(printer, callback)
         small = X.shape[0] * X.shape[1] < _SINGLE_THREAD_ENTRIES
         start = time.perf_counter()
         with threadpool_limits(limits=1, user_api="blas") if small else nullcontext():
@@ -485,7 +575,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
             n_passes=objective.n_passes,
             time_seconds=elapsed,
         )
-        if callback is not None:
+        if printer is not None:
             print(f"[{self.solver}] {result.stop_reason}: {result.message}", file=sys.stderr)
         quiet = (CONVERGED, STOPPED) if warn_max_iter else (CONVERGED, STOPPED, MAX_ITER)
         if result.stop_reason not in quiet:
@@ -524,6 +614,145 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
                 f"solver_options {sorted(unknown)} are not options of solver {self.solver!r}; "
                 f"it accepts {sorted(allowed)}."
             )
+
+
+def _chain(*callbacks):
+    """One callback calling each given one (None entries skipped); stops if any asks to."""
+    callbacks = [c for c in callbacks if c is not None]
+    if not callbacks:
+        return None
+    if len(callbacks) == 1:
+        return callbacks[0]
+    return lambda info: any([bool(c(info)) for c in callbacks])
+
+
+def _weighted_mean_and_scale(X, weights):
+    """Per-feature weighted mean and standard deviation (1 where it is 0), float64."""
+    w = np.ones(X.shape[0]) if weights is None else weights.astype(np.float64)
+    total = w.sum()
+    if sp.issparse(X):
+        mean = np.asarray(X.T @ w, dtype=np.float64).ravel() / total
+        second = np.asarray(X.multiply(X).T @ w, dtype=np.float64).ravel() / total
+        variance = np.maximum(second - mean**2, 0.0)
+    else:
+        mean = (w @ X).astype(np.float64) / total
+        variance = (w @ np.square(X - mean.astype(X.dtype))).astype(np.float64) / total
+    scale = np.sqrt(variance)
+    scale[~(scale > np.finfo(np.float64).eps * np.maximum(1.0, np.abs(mean)))] = 1.0
+    return mean, scale
+
+
+def load(path):
+    """Read a model written by :meth:`SoftmaxClassifier.save`.
+
+    Loading reads numbers and JSON only: nothing in the file is unpickled,
+    imported or evaluated. Every check of :mod:`softmax_classifier.model_file`
+    runs first (sizes, layout, dtypes, SHA-256 of the tensors, format version,
+    finiteness, consistency of shapes, classes and preprocessing).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+
+    Returns
+    -------
+    SoftmaxClassifier
+        Fitted, predicting exactly as the saved model did.
+
+    Raises
+    ------
+    softmax_classifier.model_file.ModelFileError
+        For a missing, unreadable, malformed, truncated, oversized, tampered or
+        incompatible file (the only exception type it raises).
+    """
+    tensors, metadata = model_file.load(path)
+    known = SoftmaxClassifier().get_params()
+    params = {k: v for k, v in metadata["hyperparameters"].items() if k in known}
+    model = SoftmaxClassifier()
+    try:
+        model.set_params(**params)
+        model._validate_params()
+    except (TypeError, ValueError) as error:
+        raise model_file.ModelFileError(f"{path}: invalid hyperparameters: {error}") from None
+    model.classes_ = model_file.restore_classes(metadata)
+    model.coef_ = tensors["coef"]
+    model.intercept_ = tensors["intercept"]
+    model.n_features_in_ = metadata["n_features"]
+    if metadata["feature_names"] is not None:
+        model.feature_names_in_ = np.asarray(metadata["feature_names"], dtype=object)
+    model.feature_mean_ = tensors.get("feature_mean")
+    model.feature_scale_ = tensors.get("feature_scale")
+    report = metadata["fit_report"]
+    if report is not None:
+        try:
+            model.fit_report_ = FitReport(**report)
+        except TypeError as error:
+            raise model_file.ModelFileError(f"{path}: invalid fit report: {error}") from None
+        model.n_iter_ = model.fit_report_.n_iter
+    return model
+
+
+def default_max_iter(solver):
+    """The ``max_iter`` a solver uses when the estimator's is None.
+
+    Parameters
+    ----------
+    solver : str
+        One of :data:`SOLVER_NAMES`.
+
+    Returns
+    -------
+    int
+        Iterations, or epochs for ``sgd`` and ``adam``.
+    """
+    return inspect.signature(SOLVERS[solver]).parameters["max_iter"].default
+
+
+def _class_type(classes):
+    kind = classes.dtype.kind
+    if kind == "b":
+        return "bool"
+    if kind in "iu":
+        return "int"
+    if kind == "f":
+        return "float"
+    if kind in "US" or all(isinstance(c, str) for c in classes):
+        return "str"
+    raise ValueError(
+        "a model file can hold labels that are all ints, floats, strings or booleans; "
+        f"these are {sorted({type(c).__name__ for c in classes})}."
+    )
+
+
+def _classes_to_json(classes):
+    kind = _class_type(classes)
+    convert = {"bool": bool, "int": int, "float": float, "str": str}[kind]
+    return [convert(c) for c in classes]
+
+
+def _finite_or_none(value):
+    """``value`` with NaN and inf (which JSON cannot hold) replaced by None, recursively."""
+    if isinstance(value, dict):
+        return {k: _finite_or_none(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite_or_none(v) for v in value]
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
+def _jsonable_params(params):
+    """Hyperparameters as JSON values; what JSON cannot hold (a RandomState) becomes None."""
+    result = {}
+    for key, value in params.items():
+        if isinstance(value, np.generic):
+            value = value.item()
+        try:
+            json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError):
+            value = None
+        result[key] = value
+    return result
 
 
 class _Printer:
