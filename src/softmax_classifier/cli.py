@@ -627,6 +627,16 @@ def _csv_value(value):
 # ---------------------------------------------------------------------------
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Show ``(default: ...)`` unless the help already says it or there is none to show."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "default" in text or action.required or action.default in (None, False):
+            return text
+        return super()._get_help_string(action)
+
+
 def build_parser():
     """The argument parser of the ``softmax`` command.
 
@@ -638,7 +648,7 @@ def build_parser():
         prog="softmax",
         description="Softmax classifier (multinomial logistic regression) from the shell: "
         "train on CSV, Parquet, LIBSVM or npz files, then predict, evaluate and inspect.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"softmax {__version__}")
     parser.add_argument(
@@ -651,7 +661,7 @@ def build_parser():
             name,
             help=help,
             description=help[0].upper() + help[1:] + ".",
-            formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+            formatter_class=_HelpFormatter,
         )
         sub.set_defaults(run=run)
         return sub
@@ -686,7 +696,7 @@ def build_parser():
         help="fraction of the data held out for testing when --test is not given (0: none)",
     )
     data_format(train, "--test-format")
-    train.add_argument("-o", "--output", required=True, help="model file to write")
+    train.add_argument("-o", "--output", required=True, metavar="MODEL", help="model file to write")
     train.add_argument(
         "--run-dir", help="folder for metrics.json and figures (default: MODEL_run next to it)"
     )
@@ -727,7 +737,9 @@ def build_parser():
     predict.add_argument(
         "--top-k", type=int, default=0, help="add the K most probable labels and probabilities"
     )
-    predict.add_argument("-o", "--output", help="CSV file to write (default: standard output)")
+    predict.add_argument(
+        "-o", "--output", metavar="CSV", help="CSV file to write (default: standard output)"
+    )
 
     evaluate = command("evaluate", "score a model on labelled data", _evaluate)
     evaluate.add_argument("model", help="model file written by 'softmax train'")

@@ -292,8 +292,8 @@ def gradient_hessian_product(coef, intercept, X, y, sample_weight=None, alpha=0.
     >>> y = np.array([0, 1])
     >>> g_coef, g_int, hessp = gradient_hessian_product(np.zeros((2, 2)), np.zeros(2), X, y)
     >>> h_coef, h_int = hessp(np.ones((2, 2)), np.ones(2))  # a common shift of all logits
-    >>> np.abs(h_coef).max(), np.abs(h_int).max()
-    (np.float64(0.0), np.float64(0.0))
+    >>> float(np.abs(h_coef).max()), float(np.abs(h_int).max())
+    (0.0, 0.0)
     """
     X = _as_float_data(X)
     sample_weight = _as_weights(sample_weight, X)
