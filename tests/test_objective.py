@@ -353,3 +353,34 @@ def test_lipschitz_bound_dominates_hessian(container, fit_intercept, weighted, a
         assert estimate <= largest * (1 + 1e-9) + 1e-15
         assert estimate <= bound * (1 + 1e-12), (estimate, bound)
         assert largest <= bound * (1 + 1e-12), (largest, bound)
+
+
+@pytest.mark.parametrize("container", ["dense", "csr"])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_threads", [2, 3])
+def test_threaded_blocks_equal_sequential_blocks_exactly(container, weighted, dtype, n_threads):
+    # The fast path (blocks on several threads) against the reference path (one
+    # thread): same blocks, results added in block order, so bit-identical.
+    X, y, sample_weight = make_problem(11, n=300, d=7, c=5, container=container, weighted=weighted)
+    X = X.astype(dtype)
+
+    def objective(threads):
+        data = InMemoryData(X, y, sample_weight, block_rows=16, n_threads=threads)
+        return SoftmaxObjective(data, 5, alpha=0.1)
+
+    reference, fast = objective(1), objective(n_threads)
+    params = random_params(reference, 3)
+    direction = random_params(reference, 4)
+    value_ref, grad_ref = reference.value_and_grad(params)
+    value_fast, grad_fast = fast.value_and_grad(params)
+    assert value_fast == value_ref
+    np.testing.assert_array_equal(grad_fast, grad_ref)
+    assert fast.value(params) == reference.value(params)
+    np.testing.assert_array_equal(fast.hessp(params, direction), reference.hessp(params, direction))
+
+
+def test_threads_default_to_the_available_cpus():
+    X, y, _ = make_problem(0)
+    assert InMemoryData(X, y).n_threads >= 1
+    assert InMemoryData(X, y, n_threads=1).n_threads == 1

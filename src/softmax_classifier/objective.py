@@ -220,12 +220,14 @@ def _loss_gradient_block(X, y, sample_weight, coef, intercept):
 
 
 def _squared_norm_block(X, y, sample_weight):
+    """``(sum_k s_k ||x_k||^2,)`` for one block, in float64."""
     if sp.issparse(X):
-        norms = np.asarray(X.multiply(X).sum(axis=1), dtype=np.float64).ravel()
-    else:
-        norms = np.einsum("ij,ij->i", X, X, dtype=np.float64)
-    total = norms.sum() if sample_weight is None else float(norms @ sample_weight)
-    return (float(total),)
+        squares = np.square(X.data, dtype=np.float64)
+        if sample_weight is None:
+            return (float(squares.sum()),)
+        return (float(np.repeat(sample_weight, np.diff(X.indptr)) @ squares),)
+    norms = np.einsum("ij,ij->i", X, X, dtype=np.float64)
+    return (float(norms.sum() if sample_weight is None else norms @ sample_weight),)
 
 
 def _hessian_product_block(
