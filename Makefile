@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint format clean
+.PHONY: install demo test lint format clean bench bench-quick bench-pass bench-deps
 
 install: $(STAMP)
 
@@ -20,16 +20,31 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 
 format: $(STAMP)
-	$(BIN)/ruff format src tests
-	$(BIN)/ruff check --fix src tests
+	$(BIN)/ruff format src tests benchmarks
+	$(BIN)/ruff check --fix src tests benchmarks
+
+# Benchmarks (benchmarks/README.md). PyTorch is an optional peer: installed when
+# its CPU build can be had, skipped by the scripts with a message otherwise.
+bench-deps: $(STAMP)
+	$(BIN)/python -m pip install --quiet torch==2.13.0 || echo "PyTorch not installed: its rows will be skipped"
+
+bench-pass: bench-deps
+	$(BIN)/python benchmarks/bench_pass.py
+
+bench-quick: bench-deps
+	$(BIN)/python benchmarks/bench_solvers.py --quick
+
+bench: bench-deps
+	$(BIN)/python benchmarks/bench_pass.py
+	$(BIN)/python benchmarks/bench_solvers.py
 
 clean:
 	rm -rf $(VENV) build dist .hypothesis
