@@ -182,12 +182,17 @@ def test_train_other_formats(files, tmp_path, fmt):
 
 def test_train_sparse_libsvm_is_scaled_without_centring(files, tmp_path):
     folder, _, _ = files
+    model = str(tmp_path / "m.safetensors")
     completed, _ = run(
-        "train", str(folder / "iris.svm"), "-o", str(tmp_path / "m.safetensors"), "--quiet"
+        "train", str(folder / "iris.svm"), "-o", model, "--quiet", "--solver", "auto"
     )
     assert completed.returncode == 0, completed.stderr
-    info, _ = run("inspect", str(tmp_path / "m.safetensors"), "--json")
-    assert json.loads(info.stdout)["preprocessing"] == {"standardize": True, "center": False}
+    info, _ = run("inspect", model, "--json")
+    info = json.loads(info.stdout)
+    assert info["preprocessing"] == {"standardize": True, "center": False}
+    # solver="auto" picked Newton-CG for sparse data and says why.
+    assert info["fit_report"]["solver"] == "newton-cg"
+    assert "sparse" in info["fit_report"]["solver_reason"]
 
 
 def test_train_with_test_file_image_shape_and_options(files, tmp_path):

@@ -42,6 +42,7 @@ from softmax_classifier.estimator import (
 )
 from softmax_classifier.evaluation import classification_metrics
 from softmax_classifier.files import FORMATS, detect_format, read_data
+from softmax_classifier.solvers import choose_solver
 
 __all__ = ["build_parser", "main"]
 
@@ -206,7 +207,10 @@ def _fit_with_progress(model, X, y, console, *, quiet):
     Returns True when the fit was interrupted (the model then holds the last
     parameters the solver reported). A second Ctrl-C aborts at once.
     """
-    total = model.max_iter or default_max_iter(model.solver)
+    solver = model.solver
+    if solver == "auto":
+        solver = choose_solver(X, len(np.unique(y)), model.fit_intercept)[0]
+    total = model.max_iter or default_max_iter(solver)
     columns = [
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
@@ -599,7 +603,16 @@ def _summarise_report(report):
     if report is None:
         return None
     history = report.get("objective_history") or [float("nan")]
-    keys = ("solver", "stop_reason", "message", "n_iter", "grad_norm", "n_passes", "time_seconds")
+    keys = (
+        "solver",
+        "solver_reason",
+        "stop_reason",
+        "message",
+        "n_iter",
+        "grad_norm",
+        "n_passes",
+        "time_seconds",
+    )
     return {**{k: report.get(k) for k in keys}, "final_objective": history[-1]}
 
 

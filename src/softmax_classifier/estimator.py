@@ -34,13 +34,13 @@ from softmax_classifier import model_file
 from softmax_classifier._version import __version__
 from softmax_classifier.data import InMemoryData
 from softmax_classifier.objective import SoftmaxObjective
-from softmax_classifier.solvers import SOLVERS, STOCHASTIC_SOLVERS
+from softmax_classifier.solvers import SOLVERS, STOCHASTIC_SOLVERS, choose_solver
 from softmax_classifier.solvers._result import CONVERGED, MAX_ITER, STOPPED
 
 __all__ = ["SOLVER_NAMES", "FitReport", "SoftmaxClassifier", "default_max_iter", "load"]
 
 #: The values ``solver`` accepts.
-SOLVER_NAMES = tuple(SOLVERS)
+SOLVER_NAMES = (*SOLVERS, "auto")
 
 # Below this many entries of X, BLAS threads cost more (wake-up per product)
 # than they give; see PERFORMANCE_NOTES.md.
@@ -56,6 +56,7 @@ class FitReport:
     Attributes
     ----------
     solver : str
+        The solver that ran (what ``"auto"`` chose).
     stop_reason : str
         ``"converged"``, ``"max_iter"``, ``"line_search_failed"``,
         ``"non_finite"`` or ``"stopped"``.
@@ -71,6 +72,8 @@ class FitReport:
         Full passes over the data (value, gradient or Hessian products).
     time_seconds : float
         Wall-clock time of the solver run.
+    solver_reason : str
+        Why ``solver="auto"`` chose this solver; empty when it was given.
     """
 
     solver: str
@@ -81,6 +84,7 @@ class FitReport:
     objective_history: list = field(default_factory=list)
     n_passes: int = 0
     time_seconds: float = 0.0
+    solver_reason: str = ""
 
     @property
     def converged(self):
@@ -114,15 +118,20 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         L2 penalty strength on ``coef``; ``>= 0``.
     fit_intercept : bool, default=True
         Whether to learn ``intercept_``.
-    solver : {"lbfgs", "newton-cg", "gd", "sgd", "adam"}, default="lbfgs"
+    solver : {"lbfgs", "newton-cg", "gd", "sgd", "adam", "auto"}, default="lbfgs"
         ``lbfgs``: limited-memory BFGS with a Wolfe line search.
-        ``newton-cg``: Newton steps from exact Hessian-vector products.
+        ``newton-cg``: Newton steps from exact Hessian-vector products
+        (preconditioned by the Hessian's diagonal on sparse data).
+        ``auto``: ``lbfgs`` or ``newton-cg`` by the data's sparsity and the
+        memory L-BFGS would need (:func:`softmax_classifier.solvers.choose_solver`);
+        the fit report says which and why.
         ``gd``: full-batch gradient descent (the notes' update).
         ``sgd``: mini-batch SGD with momentum; ``batch_size=1`` is the notes'
         per-example update. ``adam``: mini-batch Adam.
     max_iter : int or None, default=None
         Iterations (epochs for ``sgd``/``adam``). ``None`` uses the solver's
-        default: lbfgs 500, newton-cg 100, gd 2000, sgd 200, adam 200.
+        default: lbfgs 500, newton-cg 100, gd 2000, sgd 200, adam 200 (for
+        ``auto``, that of the solver it chooses).
     tol : float, default=1e-5
         Converged when the largest absolute entry of the objective's gradient
         is ``<= tol`` (for ``sgd``/``adam``: checked after each epoch).
@@ -158,7 +167,8 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
     solver_options : dict or None, default=None
         Further keyword arguments of the solver's ``minimize`` function, e.g.
         ``{"memory": 20}`` for lbfgs, ``{"nesterov": True, "schedule":
-        "cosine"}`` for sgd, ``{"max_cg_iter": 50}`` for newton-cg.
+        "cosine"}`` for sgd, ``{"max_cg_iter": 50}`` for newton-cg. Not with
+        ``solver="auto"``, whose choice is not known in advance.
 
     Attributes
     ----------
@@ -262,6 +272,11 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         objective = self._objective(X_solve, y_encoded, weights)
         x0 = objective.zeros() if x0_state is None else objective.pack(*x0_state)
         self._seed = self._new_seed()
+        self._solver_used, self._solver_reason = self.solver, ""
+        if self.solver == "auto":
+            self._solver_used, self._solver_reason = choose_solver(
+                X_solve, len(classes), self.fit_intercept
+            )
         result = self._run_solver(objective, x0, X, callback=callback)
         self.n_iter_ = result.n_iter
         self._optimizer_state = result.state
@@ -325,6 +340,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         weights = self._combined_weights(sample_weight, y_encoded, classes, X)
         if first_call:
             self.classes_ = classes
+        self._solver_used, self._solver_reason = self.solver, ""
         objective = self._objective(X, y_encoded, weights)
         if first_call:
             x0, state = objective.zeros(), None
@@ -538,18 +554,19 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         kwargs = {}
         if self.max_iter is not None:
             kwargs["max_iter"] = self.max_iter
-        if self.solver in ("gd", "sgd", "adam"):
+        if self._solver_used in ("gd", "sgd", "adam"):
             kwargs["learning_rate"] = self.learning_rate
-        if self.solver in STOCHASTIC_SOLVERS:
+        if self._solver_used in STOCHASTIC_SOLVERS:
             kwargs["batch_size"] = self.batch_size
             kwargs["random_state"] = self._seed
-        if self.solver == "sgd":
+        if self._solver_used == "sgd":
             kwargs["momentum"] = self.momentum
         kwargs.update(self.solver_options or {})
         return kwargs
 
     def _run_solver(self, objective, x0, X, warn_max_iter=True, callback=None, **overrides):
-        minimize = SOLVERS[self.solver]
+        solver = self._solver_used
+        minimize = SOLVERS[solver]
         kwargs = self._solver_kwargs()
         kwargs.update(overrides)
         printer = _Printer() if self.verbose else None
@@ -566,7 +583,8 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         else:
             self.intercept_ = np.zeros(len(self.classes_), dtype=X.dtype)
         self.fit_report_ = FitReport(
-            solver=self.solver,
+            solver=solver,
+            solver_reason=self._solver_reason,
             stop_reason=result.stop_reason,
             message=result.message,
             n_iter=result.n_iter,
@@ -576,18 +594,16 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
             time_seconds=elapsed,
         )
         if printer is not None:
-            print(f"[{self.solver}] {result.stop_reason}: {result.message}", file=sys.stderr)
+            print(f"[{solver}] {result.stop_reason}: {result.message}", file=sys.stderr)
         quiet = (CONVERGED, STOPPED) if warn_max_iter else (CONVERGED, STOPPED, MAX_ITER)
         if result.stop_reason not in quiet:
-            warnings.warn(
-                _convergence_advice(self.solver, result), ConvergenceWarning, stacklevel=3
-            )
+            warnings.warn(_convergence_advice(solver, result), ConvergenceWarning, stacklevel=3)
         return result
 
     def _validate_params(self):
         _check_number("alpha", self.alpha, low=0.0)
-        if self.solver not in SOLVERS:
-            raise ValueError(f"solver must be one of {sorted(SOLVERS)}; got {self.solver!r}.")
+        if self.solver not in SOLVER_NAMES:
+            raise ValueError(f"solver must be one of {sorted(SOLVER_NAMES)}; got {self.solver!r}.")
         if self.max_iter is not None:
             _check_integer("max_iter", self.max_iter, low=1)
         _check_number("tol", self.tol, low=0.0)
@@ -607,6 +623,13 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         options = self.solver_options or {}
         if not isinstance(options, dict):
             raise ValueError(f"solver_options must be a dict or None; got {options!r}.")
+        if self.solver == "auto":
+            if options:
+                raise ValueError(
+                    f"solver_options {sorted(options)} need a named solver; with solver='auto' "
+                    "the choice is made at fit time. Pass solver='lbfgs' or 'newton-cg'."
+                )
+            return
         allowed = set(inspect.signature(SOLVERS[self.solver]).parameters) - _RESERVED_OPTIONS
         unknown = set(options) - allowed
         if unknown:
@@ -698,13 +721,16 @@ def default_max_iter(solver):
     Parameters
     ----------
     solver : str
-        One of :data:`SOLVER_NAMES`.
+        One of :data:`SOLVER_NAMES` other than ``"auto"`` (resolve that with
+        :func:`softmax_classifier.solvers.choose_solver` first).
 
     Returns
     -------
     int
         Iterations, or epochs for ``sgd`` and ``adam``.
     """
+    if solver not in SOLVERS:
+        raise ValueError(f"default_max_iter needs one of {sorted(SOLVERS)}; got {solver!r}.")
     return inspect.signature(SOLVERS[solver]).parameters["max_iter"].default
 
 

@@ -306,8 +306,9 @@ def gradient_hessian_product(coef, intercept, X, y, sample_weight=None, alpha=0.
     )
 
     def hessp(direction_coef, direction_intercept=None):
+        logit_change = raw_prediction(X, direction_coef, direction_intercept)
         hess_coef, hess_intercept = _hessian_product_sum(
-            X, proba, sample_weight, direction_coef, direction_intercept
+            X, proba, sample_weight, logit_change, direction_intercept is not None
         )
         return _mean_plus_penalty(hess_coef, hess_intercept, weight_sum, alpha, direction_coef)
 
@@ -362,11 +363,14 @@ def _loss_gradient_sum(coef, intercept, X, y, sample_weight):
     return loss_sum, grad_coef, grad_intercept, _weight_sum(sample_weight, X)
 
 
-def _hessian_product_sum(X, proba, sample_weight, direction_coef, direction_intercept):
-    """Block sums of the Hessian-vector product at the probabilities ``proba``."""
-    logit_change = raw_prediction(X, direction_coef, direction_intercept)
+def _hessian_product_sum(X, proba, sample_weight, logit_change, with_intercept):
+    """Block sums of the Hessian-vector product at the probabilities ``proba``.
+
+    ``logit_change`` is the direction's logits ``V x + v`` (``docs/math.md``, section 9;
+    ``q = p * (r - p . r)`` with ``r`` the logit change).
+    """
     q = proba * (logit_change - (proba * logit_change).sum(axis=1, keepdims=True))
-    return _backward(X, q, sample_weight, direction_intercept is not None)
+    return _backward(X, q, sample_weight, with_intercept)
 
 
 def _backward(X, residual, sample_weight, with_intercept):

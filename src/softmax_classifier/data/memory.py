@@ -12,9 +12,12 @@ from threadpoolctl import ThreadpoolController
 
 __all__ = ["InMemoryData"]
 
-# About this many entries of X per block: the (block_rows, n_classes) temporaries
-# then stay small while each block is still a reasonably sized product for BLAS.
-_BLOCK_ENTRIES = 1 << 20
+# Block sizing (see _default_block_rows), in stored entries of X per block. Below
+# the minimum, handing a block to a thread costs about as much as the block's
+# products; above the maximum, the (block_rows, n_classes) temporaries grow past
+# a few MB without making BLAS any faster.
+_MIN_BLOCK_ENTRIES = 1 << 18
+_MAX_BLOCK_ENTRIES = 1 << 22
 
 
 class InMemoryData:
@@ -33,8 +36,11 @@ class InMemoryData:
     sample_weight : ndarray of shape (n_samples,) or None, default=None
         Stored in ``X.dtype``. ``None`` means all ones.
     block_rows : int or None, default=None
-        Rows per block for :meth:`reduce`; by default about one million
-        entries of ``X`` per block.
+        Rows per block for :meth:`reduce`. By default about four blocks per
+        thread, each holding between 2**18 and 2**22 stored entries of ``X``
+        (sparse blocks at least ``8 * n_features``, so that a block's work
+        outweighs its dense ``(n_features, n_classes)`` gradient); small data
+        is one block.
     n_threads : int or None, default=None
         Threads that evaluate blocks concurrently in :meth:`reduce` (NumPy and
         BLAS release the GIL); ``None`` uses every CPU this process may run on.
@@ -46,6 +52,8 @@ class InMemoryData:
     n_samples, n_features : int
     dtype : numpy.dtype
         ``X.dtype``.
+    is_sparse : bool
+        Whether ``X`` is a sparse matrix.
     total_weight : float
         ``sum(sample_weight)`` in float64 (``n_samples`` when unweighted).
     """
@@ -60,14 +68,15 @@ class InMemoryData:
         )
         self.n_samples, self.n_features = X.shape
         self.dtype = X.dtype
+        self.is_sparse = sp.issparse(X)
         if self.sample_weight is None:
             self.total_weight = float(self.n_samples)
         else:
             self.total_weight = float(np.sum(self.sample_weight, dtype=np.float64))
-        if block_rows is None:
-            block_rows = max(64, _BLOCK_ENTRIES // max(1, self.n_features))
-        self.block_rows = int(block_rows)
         self.n_threads = _available_cpus() if n_threads is None else max(1, int(n_threads))
+        if block_rows is None:
+            block_rows = _default_block_rows(X, self.n_threads)
+        self.block_rows = max(1, int(block_rows))
 
     def blocks(self):
         """Yield consecutive row blocks.
@@ -115,16 +124,18 @@ class InMemoryData:
 
         At most one block per thread is in flight, which bounds the per-block
         temporaries (``(block_rows, n_classes)`` arrays, sparse products). BLAS
-        runs one thread meanwhile: the parallelism is across blocks.
+        runs one thread meanwhile: the parallelism is across blocks (and on small
+        data, where the whole of X is one block, waking BLAS threads for every
+        small product costs more than it gives).
         """
         n_blocks = -(-self.n_samples // self.block_rows)
-        if self.n_threads == 1 or n_blocks == 1:
-            for block in self.blocks():
-                yield block_fn(*block, *args)
-            return
-        pool = _executor(self.n_threads)
-        pending = deque()
         with _blas_controller().limit(limits=1, user_api="blas"):
+            if self.n_threads == 1 or n_blocks == 1:
+                for block in self.blocks():
+                    yield block_fn(*block, *args)
+                return
+            pool = _executor(self.n_threads)
+            pending = deque()
             for block in self.blocks():
                 pending.append(pool.submit(block_fn, *block, *args))
                 if len(pending) >= self.n_threads:
@@ -159,6 +170,30 @@ class InMemoryData:
             rows = np.sort(rows)
             weights = None if self.sample_weight is None else self.sample_weight[rows]
             yield self.X[rows], self.y[rows], weights
+
+
+def _default_block_rows(X, n_threads):
+    """Rows per block: about four blocks per thread, within the entry bounds above.
+
+    A sparse block's gradient is a dense ``(n_features, n_classes)`` array that
+    is allocated and added once per block, so a sparse block should also hold
+    at least ``8 * n_features`` stored entries (wide tf-idf data once got
+    64-row blocks and a 15x slower pass). Small data is one block.
+    """
+    n_samples, n_features = X.shape
+    if sp.issparse(X):
+        entries_per_row = max(X.nnz / max(n_samples, 1), 1.0)
+        min_entries = max(_MIN_BLOCK_ENTRIES, 8 * n_features)
+    else:
+        entries_per_row = max(n_features, 1)
+        min_entries = _MIN_BLOCK_ENTRIES
+    entries = n_samples * entries_per_row
+    most_blocks = max(1, int(entries // min_entries))
+    fewest_blocks = int(np.ceil(entries / _MAX_BLOCK_ENTRIES))
+    n_blocks = min(max(4 * n_threads, fewest_blocks), most_blocks)
+    if n_blocks > n_threads:  # whole rounds of blocks keep every thread busy to the end
+        n_blocks = min(-(-n_blocks // n_threads) * n_threads, max(most_blocks, n_threads))
+    return max(1, -(-n_samples // max(n_blocks, 1)))
 
 
 def _rows(X, rows):

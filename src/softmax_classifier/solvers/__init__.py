@@ -7,6 +7,7 @@ in :data:`SOLVERS`.
 """
 
 from softmax_classifier.solvers import adam, gd, lbfgs, newton_cg, sgd
+from softmax_classifier.solvers._choice import choose_solver
 from softmax_classifier.solvers._result import Iteration, SolverResult
 from softmax_classifier.solvers._stochastic import SCHEDULES
 
@@ -22,4 +23,11 @@ SOLVERS = {
 #: Solvers that walk mini-batches (and so support ``partial_fit``).
 STOCHASTIC_SOLVERS = ("sgd", "adam")
 
-__all__ = ["SCHEDULES", "SOLVERS", "STOCHASTIC_SOLVERS", "Iteration", "SolverResult"]
+__all__ = [
+    "SCHEDULES",
+    "SOLVERS",
+    "STOCHASTIC_SOLVERS",
+    "Iteration",
+    "SolverResult",
+    "choose_solver",
+]
