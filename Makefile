@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint format clean bench bench-quick bench-pass bench-deps
+.PHONY: install demo test lint format clean bench bench-quick bench-pass bench-deps bench-scale
 
 install: $(STAMP)
 
@@ -41,6 +41,9 @@ bench-pass: bench-deps
 
 bench-quick: bench-deps
 	$(BIN)/python benchmarks/bench_solvers.py --quick
+
+bench-scale: $(STAMP)
+	$(BIN)/python benchmarks/bench_scale.py
 
 bench: bench-deps
 	$(BIN)/python benchmarks/bench_pass.py

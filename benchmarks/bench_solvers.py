@@ -112,10 +112,17 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 REFERENCE_CACHE = RESULTS_DIR / "reference_cache.json"
 PRELOAD = ["numpy", "scipy.sparse", "sklearn.linear_model", "softmax_classifier", "_datasets"]
 
-OUR_SOLVERS = ["lbfgs", "newton-cg", "gd", "sgd", "adam"]
+OUR_SOLVERS = ["auto", "lbfgs", "newton-cg", "gd", "sgd", "adam"]
 STOCHASTIC = {"ours-sgd", "ours-adam", "sklearn-saga"}
 # max_iter for our solvers: large, so that only the target (or the cap) stops them.
-OUR_MAX_ITER = {"lbfgs": 100_000, "newton-cg": 10_000, "gd": 1_000_000, "sgd": None, "adam": None}
+OUR_MAX_ITER = {
+    "auto": 100_000,
+    "lbfgs": 100_000,
+    "newton-cg": 10_000,
+    "gd": 1_000_000,
+    "sgd": None,
+    "adam": None,
+}
 # newton-cholesky forms a dense (d c)^2 Hessian: only for small d * c.
 NEWTON_CHOLESKY_MAX_PARAMS = 2000
 # Below this many entries of X, one BLAS thread is faster (PERFORMANCE_NOTES.md).
@@ -177,7 +184,7 @@ def sparse_synthetic(n_train, n_test):
 
 def methods_for(summary, which, torch_available):
     """Method names to run on a dataset (``which``: "all" or "second-order")."""
-    ours = OUR_SOLVERS if which == "all" else ["lbfgs", "newton-cg"]
+    ours = OUR_SOLVERS if which == "all" else ["auto", "lbfgs", "newton-cg"]
     methods = [f"ours-{s}" for s in ours]
     methods.append("sklearn-lbfgs")
     if summary["n_train"] * summary["n_features"] < SMALL_PROBLEM_ENTRIES:
@@ -272,6 +279,8 @@ def run_ours(data, spec):
     value = objective_float64(clf.coef_, clf.intercept_, X, y, spec["alpha"])
     report = clf.fit_report_
     note = f"{report.n_iter} it, {report.n_passes} passes"
+    if solver == "auto":
+        note = f"chose {report.solver}; {note}"
     reached = hit is not None and value <= target
     if hit is not None and not reached:
         note += "; solver's value met the target, float64 re-evaluation did not"

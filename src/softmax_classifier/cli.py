@@ -34,13 +34,14 @@ from rich.table import Table
 from softmax_classifier import math as sm
 from softmax_classifier import model_file, plots
 from softmax_classifier._version import __version__
+from softmax_classifier.data import StreamingData
 from softmax_classifier.estimator import (
     SOLVER_NAMES,
     SoftmaxClassifier,
     default_max_iter,
     load,
 )
-from softmax_classifier.evaluation import classification_metrics
+from softmax_classifier.evaluation import MetricsAccumulator, classification_metrics
 from softmax_classifier.files import FORMATS, detect_format, read_data
 from softmax_classifier.solvers import choose_solver
 
@@ -61,6 +62,12 @@ class CommandError(ValueError):
 
 def _train(args):
     dtype = np.float32 if args.float32 else np.float64
+    if args.resume and not args.checkpoint_dir:
+        raise CommandError("--resume needs --checkpoint-dir: where the checkpoint is")
+    if args.stream:
+        return _train_stream(args, dtype)
+    if args.test_size is None:
+        args.test_size = 0.2
     train = read_data(
         args.data,
         target=args.target,
@@ -97,6 +104,8 @@ def _train(args):
         class_weight=args.class_weight,
         random_state=args.seed,
         standardize=not args.no_standardize,
+        checkpoint_dir=args.checkpoint_dir,
+        checkpoint_every=args.checkpoint_every,
     )
     image_shape = plots.parse_image_shape(args.image_shape) if args.image_shape else None
     return _fit_and_report(
@@ -109,6 +118,50 @@ def _train(args):
         image_shape=image_shape,
         quiet=args.quiet,
         source=args.data,
+        resume=args.resume,
+    )
+
+
+def _train_stream(args, dtype):
+    """``softmax train --stream``: fit from the file batch by batch, score it the same way."""
+    if args.test_size:
+        raise CommandError(
+            "--test-size needs all rows in memory; with --stream hold out a separate "
+            "file with --test"
+        )
+    if args.block_rows < 1:
+        raise CommandError(f"--block-rows must be positive; got {args.block_rows}")
+    options = {"dtype": dtype, "block_rows": args.block_rows}
+    train = StreamingData(args.data, args.target, _split_names(args.features), **options)
+    test = None
+    if args.test is not None:
+        test = StreamingData(args.test, args.target, train.feature_names, **options)
+    model = SoftmaxClassifier(
+        alpha=args.alpha,
+        solver=args.solver,
+        max_iter=args.max_iter,
+        tol=args.tol,
+        learning_rate=args.learning_rate,
+        batch_size=args.batch_size,
+        momentum=args.momentum,
+        class_weight=args.class_weight,
+        random_state=args.seed,
+        standardize=not args.no_standardize,
+        checkpoint_dir=args.checkpoint_dir,
+        checkpoint_every=args.checkpoint_every,
+    )
+    image_shape = plots.parse_image_shape(args.image_shape) if args.image_shape else None
+    return _fit_and_report(
+        model,
+        (train, None),
+        None if test is None else (test, None),
+        feature_names=train.feature_names,
+        output=Path(args.output),
+        run_dir=Path(args.run_dir) if args.run_dir else None,
+        image_shape=image_shape,
+        quiet=args.quiet,
+        source=f"{args.data} (streamed)",
+        resume=args.resume,
     )
 
 
@@ -138,7 +191,17 @@ def _demo(args):
 
 
 def _fit_and_report(
-    model, train_xy, test_xy, *, feature_names, output, run_dir, image_shape, quiet, source
+    model,
+    train_xy,
+    test_xy,
+    *,
+    feature_names,
+    output,
+    run_dir,
+    image_shape,
+    quiet,
+    source,
+    resume=False,
 ):
     """Fit with progress and Ctrl-C handling, save, write the run folder, print a summary."""
     out, err = _console(), _console(stderr=True)
@@ -153,7 +216,7 @@ def _fit_and_report(
         f"({model.solver}, alpha={model.alpha:g})",
         highlight=False,
     )
-    interrupted = _fit_with_progress(model, X, y, err, quiet=quiet)
+    interrupted = _fit_with_progress(model, X, y, err, quiet=quiet, resume=resume)
     if feature_names is not None:
         model.feature_names_in_ = np.asarray(feature_names, dtype=object)
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -201,7 +264,7 @@ def _fit_and_report(
     return 0
 
 
-def _fit_with_progress(model, X, y, console, *, quiet):
+def _fit_with_progress(model, X, y, console, *, quiet, resume=False):
     """Fit ``model`` with a progress bar; Ctrl-C stops after the current iteration.
 
     Returns True when the fit was interrupted (the model then holds the last
@@ -209,7 +272,8 @@ def _fit_with_progress(model, X, y, console, *, quiet):
     """
     solver = model.solver
     if solver == "auto":
-        solver = choose_solver(X, len(np.unique(y)), model.fit_intercept)[0]
+        n_classes = len(X.classes) if y is None else len(np.unique(y))
+        solver = choose_solver(X, n_classes, model.fit_intercept)[0]
     total = model.max_iter or default_max_iter(solver)
     columns = [
         TextColumn("[progress.description]{task.description}"),
@@ -238,7 +302,7 @@ def _fit_with_progress(model, X, y, console, *, quiet):
             )
             return stop.is_set()
 
-        model.fit(X, y, callback=callback)
+        model.fit(X, y, callback=callback, resume=resume)
         progress.update(task, total=max(model.n_iter_, 1), completed=model.n_iter_)
     for warning in caught:
         console.print(f"softmax: warning: {warning.message}", highlight=False)
@@ -514,6 +578,12 @@ def _key_value_table():
 
 
 def _metrics(model, X, y):
+    if isinstance(X, StreamingData):  # scored block by block, like it was fitted
+        metrics = MetricsAccumulator(model.classes_)
+        for X_block, labels in X.labelled_blocks():
+            labels = _match_label_type(labels, model.classes_)
+            metrics.add(labels, _call(model.predict_log_proba, X_block))
+        return metrics.result()
     return classification_metrics(
         _match_label_type(y, model.classes_), _call(model.predict_log_proba, X), model.classes_
     )
@@ -705,8 +775,9 @@ def build_parser():
     test.add_argument(
         "--test-size",
         type=float,
-        default=0.2,
-        help="fraction of the data held out for testing when --test is not given (0: none)",
+        default=None,
+        help="fraction of the data held out for testing when --test is not given "
+        "(default 0.2; 0: none; not with --stream)",
     )
     data_format(train, "--test-format")
     train.add_argument("-o", "--output", required=True, metavar="MODEL", help="model file to write")
@@ -739,6 +810,34 @@ def build_parser():
         "sparse data scaled; the statistics are stored in the model)",
     )
     train.add_argument("--float32", action="store_true", help="read and fit in float32")
+    train.add_argument(
+        "--stream",
+        action="store_true",
+        help="read DATA (Parquet file or directory, or CSV) batch by batch instead of loading "
+        "it: for data larger than memory; every pass of the solver reads the file",
+    )
+    train.add_argument(
+        "--checkpoint-dir",
+        help="write the solver's state here every --checkpoint-every iterations (atomically), "
+        "so that --resume can continue after a crash",
+    )
+    train.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=10,
+        help="iterations (epochs) between checkpoints",
+    )
+    train.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from the checkpoint in --checkpoint-dir (same data and options)",
+    )
+    train.add_argument(
+        "--block-rows",
+        type=int,
+        default=65536,
+        help="rows per batch read with --stream",
+    )
     train.add_argument("--image-shape", help="HxW: the features are image pixels; draw weights.png")
 
     predict = command("predict", "predict labels (and probabilities) for a data file", _predict)

@@ -29,10 +29,10 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
+from softmax_classifier import checkpoint, model_file
 from softmax_classifier import math as sm
-from softmax_classifier import model_file
 from softmax_classifier._version import __version__
-from softmax_classifier.data import InMemoryData
+from softmax_classifier.data import InMemoryData, StreamingData
 from softmax_classifier.objective import SoftmaxObjective
 from softmax_classifier.solvers import SOLVERS, STOCHASTIC_SOLVERS, choose_solver
 from softmax_classifier.solvers._result import CONVERGED, MAX_ITER, STOPPED
@@ -46,7 +46,7 @@ SOLVER_NAMES = (*SOLVERS, "auto")
 # than they give; see PERFORMANCE_NOTES.md.
 _SINGLE_THREAD_ENTRIES = 1_000_000
 # Options the estimator sets itself; solver_options may not override them.
-_RESERVED_OPTIONS = {"objective", "x0", "max_iter", "tol", "callback", "state"}
+_RESERVED_OPTIONS = {"objective", "x0", "max_iter", "tol", "callback", "state", "resume"}
 
 
 @dataclass
@@ -169,6 +169,15 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         ``{"memory": 20}`` for lbfgs, ``{"nesterov": True, "schedule":
         "cosine"}`` for sgd, ``{"max_cg_iter": 50}`` for newton-cg. Not with
         ``solver="auto"``, whose choice is not known in advance.
+    checkpoint_dir : str, os.PathLike or None, default=None
+        Directory where ``fit`` writes a checkpoint (the solver's whole state,
+        :mod:`softmax_classifier.checkpoint`) every ``checkpoint_every``
+        iterations, atomically. ``fit(..., resume=True)`` continues from it
+        and ends with the same model as an uninterrupted fit (bit-identical
+        for a fixed thread count). A directory that cannot be written is an
+        error before fitting starts. Not used by ``partial_fit``.
+    checkpoint_every : int, default=10
+        Iterations (epochs for ``sgd``/``adam``) between checkpoints.
 
     Attributes
     ----------
@@ -219,6 +228,8 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         verbose=0,
         standardize=False,
         solver_options=None,
+        checkpoint_dir=None,
+        checkpoint_every=10,
     ):
         self.alpha = alpha
         self.fit_intercept = fit_intercept
@@ -234,15 +245,20 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         self.verbose = verbose
         self.standardize = standardize
         self.solver_options = solver_options
+        self.checkpoint_dir = checkpoint_dir
+        self.checkpoint_every = checkpoint_every
 
     # -- fitting ----------------------------------------------------------------
-    def fit(self, X, y, sample_weight=None, *, callback=None):
-        """Fit the model to ``(X, y)``.
+    def fit(self, X, y=None, sample_weight=None, *, callback=None, resume=False):
+        """Fit the model to ``(X, y)``, or to the rows of a streaming data source.
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Numeric features; float32 input is kept in float32.
+        X : {array-like, sparse matrix} of shape (n_samples, n_features) or StreamingData
+            Numeric features; float32 input is kept in float32. A
+            :class:`~softmax_classifier.data.StreamingData` source brings its
+            own labels and weights (then ``y`` and ``sample_weight`` must be
+            None) and is read batch by batch, never all at once.
         y : array-like of shape (n_samples,)
             Labels of any type (ints, strings, ...); at least two classes.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -252,12 +268,26 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
             :class:`~softmax_classifier.solvers.Iteration`; returning True stops
             the fit cleanly (stop reason ``"stopped"``) with the current
             parameters. Used for progress bars and Ctrl-C handling.
+        resume : bool, default=False
+            Continue from the checkpoint in ``checkpoint_dir`` if there is one
+            (it must come from a fit of the same data and parameters); start
+            afresh otherwise.
 
         Returns
         -------
         self : SoftmaxClassifier
         """
         self._validate_params()
+        if resume and self.checkpoint_dir is None:
+            raise ValueError("resume=True needs checkpoint_dir: where the checkpoint is.")
+        self._resume = bool(resume)
+        if isinstance(X, StreamingData):
+            return self._fit_stream(X, y, sample_weight, callback)
+        if y is None:
+            raise ValueError(
+                "SoftmaxClassifier requires y to be passed, but the target y is None "
+                "(only a StreamingData source brings its own labels)."
+            )
         X, y = self._validate_training_data(X, y, reset=True)
         classes, y_encoded = np.unique(y, return_inverse=True)
         if len(classes) < 2:
@@ -281,6 +311,56 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         self.n_iter_ = result.n_iter
         self._optimizer_state = result.state
         return self
+
+    def _fit_stream(self, source, y, sample_weight, callback):
+        """``fit`` on a streaming source: the same steps, each a pass over the file."""
+        if y is not None or sample_weight is not None:
+            raise ValueError(
+                "A StreamingData source brings its own labels and weights: "
+                "pass y=None and sample_weight=None (use its weight_column)."
+            )
+        classes = source.classes
+        if len(classes) < 2:
+            raise ValueError(
+                "SoftmaxClassifier needs samples of at least 2 classes; "
+                f"{source.path} has only {classes[0]!r}."
+            )
+        class_weight = self._per_class_weights(classes, source.class_counts)
+        mean = scale = None
+        if self.standardize:
+            weighted = source.transformed(class_weight=class_weight)
+            mean, scale = _streamed_mean_and_scale(weighted)
+        self.feature_mean_, self.feature_scale_ = mean, scale
+        view = source.transformed(mean=mean, scale=scale, class_weight=class_weight)
+        x0_state = self._warm_start_params(classes, source.n_features)
+        self.classes_ = classes
+        self.n_features_in_ = source.n_features
+        self.feature_names_in_ = np.asarray(source.feature_names, dtype=object)
+        objective = SoftmaxObjective(
+            view, len(classes), alpha=self.alpha, fit_intercept=self.fit_intercept
+        )
+        x0 = objective.zeros() if x0_state is None else objective.pack(*x0_state)
+        self._seed = self._new_seed()
+        self._solver_used, self._solver_reason = self.solver, ""
+        if self.solver == "auto":
+            self._solver_used, self._solver_reason = choose_solver(
+                source, len(classes), self.fit_intercept
+            )
+        result = self._run_solver(objective, x0, source, callback=callback)
+        self.n_iter_ = result.n_iter
+        self._optimizer_state = result.state
+        return self
+
+    def _per_class_weights(self, classes, class_counts):
+        """``class_weight`` as one multiplier per class (None for all ones)."""
+        if self.class_weight is None:
+            return None
+        if isinstance(self.class_weight, str):  # "balanced"
+            return class_counts.sum() / (len(classes) * class_counts)
+        unknown = set(self.class_weight) - set(classes.tolist())
+        if unknown:
+            raise ValueError(f"class_weight names labels not in y: {sorted(map(repr, unknown))}.")
+        return np.array([float(self.class_weight.get(c, 1.0)) for c in classes.tolist()])
 
     @available_if(lambda self: self.solver in STOCHASTIC_SOLVERS)
     def partial_fit(self, X, y, classes=None, sample_weight=None):
@@ -341,6 +421,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         if first_call:
             self.classes_ = classes
         self._solver_used, self._solver_reason = self.solver, ""
+        self._resume = False
         objective = self._objective(X, y_encoded, weights)
         if first_call:
             x0, state = objective.zeros(), None
@@ -357,7 +438,9 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         if "schedule" not in (self.solver_options or {}):
             # The number of calls is unknown, so decay with the epoch count only.
             overrides["schedule"] = "inverse_sqrt"
-        result = self._run_solver(objective, x0, X, warn_max_iter=False, **overrides)
+        result = self._run_solver(
+            objective, x0, X, warn_max_iter=False, checkpoints=False, **overrides
+        )
         self.n_iter_ += result.n_iter
         self._optimizer_state = result.state
         return self
@@ -564,13 +647,22 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         kwargs.update(self.solver_options or {})
         return kwargs
 
-    def _run_solver(self, objective, x0, X, warn_max_iter=True, callback=None, **overrides):
+    def _run_solver(
+        self, objective, x0, X, warn_max_iter=True, callback=None, checkpoints=True, **overrides
+    ):
         solver = self._solver_used
         minimize = SOLVERS[solver]
+        writer = None
+        if checkpoints and self.checkpoint_dir is not None:
+            writer, resume_state = self._checkpointing(objective, X)
+            if resume_state is not None:
+                overrides["resume"] = resume_state
         kwargs = self._solver_kwargs()
         kwargs.update(overrides)
         printer = _Printer() if self.verbose else None
-        callback = _chain(printer, callback)
+        # The checkpoint is written before anyone else hears of the iteration, so
+        # a callback that stops (or kills) the process leaves it on disk.
+        callback = _chain(writer, printer, callback)
         small = X.shape[0] * X.shape[1] < _SINGLE_THREAD_ENTRIES
         start = time.perf_counter()
         with threadpool_limits(limits=1, user_api="blas") if small else nullcontext():
@@ -600,6 +692,28 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
             warnings.warn(_convergence_advice(solver, result), ConvergenceWarning, stacklevel=3)
         return result
 
+    def _checkpointing(self, objective, X):
+        """The checkpoint writer of this fit, and the state to resume from (or None)."""
+        checkpoint.check_writable(self.checkpoint_dir)
+        params = self.get_params()
+        for name in ("verbose", "checkpoint_dir", "checkpoint_every", "tol", "warm_start"):
+            params.pop(name)
+        description = {
+            "solver": self._solver_used,
+            "n_params": int(objective.n_params),
+            "data": [int(X.shape[0]), int(X.shape[1]), float(objective.data.total_weight)],
+            "classes": _classes_to_json(self.classes_),
+            "params": _jsonable_params(params),
+        }
+        state = None
+        if self._resume:
+            state, saved_seed = checkpoint.load(self.checkpoint_dir, description)
+            if state is not None:
+                self._seed = saved_seed
+        return checkpoint.CheckpointWriter(
+            self.checkpoint_dir, self.checkpoint_every, description, seed=self._seed
+        ), state
+
     def _validate_params(self):
         _check_number("alpha", self.alpha, low=0.0)
         if self.solver not in SOLVER_NAMES:
@@ -612,6 +726,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         _check_integer("batch_size", self.batch_size, low=1)
         _check_number("momentum", self.momentum, low=0.0, high=1.0)
         _check_integer("verbose", self.verbose, low=0)
+        _check_integer("checkpoint_every", self.checkpoint_every, low=1)
         if not isinstance(self.fit_intercept, (bool, np.bool_)):
             raise ValueError(f"fit_intercept must be True or False; got {self.fit_intercept!r}.")
         cw = self.class_weight
@@ -649,6 +764,31 @@ def _chain(*callbacks):
     return lambda info: any([bool(c(info)) for c in callbacks])
 
 
+def _streamed_mean_and_scale(source):
+    """Per-feature weighted mean and standard deviation of a source, in two passes."""
+    total, weighted_sum = source.reduce(_first_moment_block)
+    mean = weighted_sum / total
+    (squares,) = source.reduce(_centred_square_block, mean)
+    return mean, _scale_from_variance(squares / total, mean)
+
+
+def _first_moment_block(X, y, weights):
+    w = np.ones(X.shape[0]) if weights is None else weights.astype(np.float64)
+    return w.sum(), w @ X.astype(np.float64, copy=False)
+
+
+def _centred_square_block(X, y, weights, mean):
+    w = np.ones(X.shape[0]) if weights is None else weights.astype(np.float64)
+    return (w @ np.square(X - mean),)
+
+
+def _scale_from_variance(variance, mean):
+    """Standard deviations, 1 where a feature is constant (to rounding)."""
+    scale = np.sqrt(np.maximum(variance, 0.0))
+    scale[~(scale > np.finfo(np.float64).eps * np.maximum(1.0, np.abs(mean)))] = 1.0
+    return scale
+
+
 def _weighted_mean_and_scale(X, weights):
     """Per-feature weighted mean and standard deviation (1 where it is 0), float64."""
     w = np.ones(X.shape[0]) if weights is None else weights.astype(np.float64)
@@ -660,9 +800,7 @@ def _weighted_mean_and_scale(X, weights):
     else:
         mean = (w @ X).astype(np.float64) / total
         variance = (w @ np.square(X - mean.astype(X.dtype))).astype(np.float64) / total
-    scale = np.sqrt(variance)
-    scale[~(scale > np.finfo(np.float64).eps * np.maximum(1.0, np.abs(mean)))] = 1.0
-    return mean, scale
+    return mean, _scale_from_variance(variance, mean)
 
 
 def load(path):

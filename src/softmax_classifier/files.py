@@ -393,6 +393,32 @@ def _read_columns(path, format, target, features, require_target, dtype):
         metadata = schema.pandas_metadata or {}
         index_columns = {c for c in metadata.get("index_columns", []) if isinstance(c, str)}
 
+    hint = (lambda columns: _first_text(table, columns)) if format == "csv" else None
+    feature_columns, has_target = _select_columns(
+        schema, path, target, features, require_target, index_columns, hint
+    )
+
+    if dataset is None:
+        rows = _Rows(path)
+    else:
+        table, rows = _read_parquet(path, dataset, feature_columns + [target] * has_target)
+    if table.num_rows == 0:
+        raise DataFileError(f"no data rows in {path}")
+
+    X = _feature_matrix(table, feature_columns, dtype, rows)
+    y = _labels(table.column(target), target, rows, path) if has_target else None
+    return X, y, [str(name) for name in feature_columns]
+
+
+def _select_columns(schema, path, target, features, require_target, index_columns, text_hint):
+    """Check the target and feature columns of a table's ``schema``.
+
+    Returns
+    -------
+    feature_columns : list of str
+    has_target : bool
+        Whether ``target`` names a column of the file.
+    """
     names = schema.names
     duplicated = [name for name, count in Counter(names).items() if count > 1]
     if duplicated:
@@ -433,20 +459,10 @@ def _read_columns(path, format, target, features, require_target, dtype):
             f"non-numeric feature columns in {path}: {_listing(non_numeric)}; "
             "pass features=... (--features) to select numeric ones"
         )
-        if format == "csv":
-            message += _first_text(table, non_numeric)
+        if text_hint is not None:
+            message += text_hint(non_numeric)
         raise DataFileError(message)
-
-    if dataset is None:
-        rows = _Rows(path)
-    else:
-        table, rows = _read_parquet(path, dataset, feature_columns + [target] * has_target)
-    if table.num_rows == 0:
-        raise DataFileError(f"no data rows in {path}")
-
-    X = _feature_matrix(table, feature_columns, dtype, rows)
-    y = _labels(table.column(target), target, rows, path) if has_target else None
-    return X, y, [str(name) for name in feature_columns]
+    return feature_columns, has_target
 
 
 def _read_parquet(path, dataset, columns):

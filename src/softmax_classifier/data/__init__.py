@@ -3,8 +3,12 @@
 A data source offers ``n_samples``, ``n_features``, ``dtype``, ``total_weight``,
 ``reduce(block_fn, *args)`` (sum a block function over row blocks) and
 ``batches(batch_size, rng)`` (one epoch of shuffled mini-batches).
+
+:class:`InMemoryData` walks arrays held in memory; :class:`StreamingData` reads
+Parquet or CSV files batch by batch, for data larger than memory.
 """
 
 from softmax_classifier.data.memory import InMemoryData
+from softmax_classifier.data.stream import StreamingData
 
-__all__ = ["InMemoryData"]
+__all__ = ["InMemoryData", "StreamingData"]

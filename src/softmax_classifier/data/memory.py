@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import os
-from collections import deque
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 import scipy.sparse as sp
-from threadpoolctl import ThreadpoolController
+
+from softmax_classifier.data._parallel import add_in_order, available_cpus, map_in_order
 
 __all__ = ["InMemoryData"]
 
@@ -73,7 +70,7 @@ class InMemoryData:
             self.total_weight = float(self.n_samples)
         else:
             self.total_weight = float(np.sum(self.sample_weight, dtype=np.float64))
-        self.n_threads = _available_cpus() if n_threads is None else max(1, int(n_threads))
+        self.n_threads = available_cpus() if n_threads is None else max(1, int(n_threads))
         if block_rows is None:
             block_rows = _default_block_rows(X, self.n_threads)
         self.block_rows = max(1, int(block_rows))
@@ -109,39 +106,8 @@ class InMemoryData:
             The element-wise sum, added in block order whatever the number of
             threads, so that results are reproducible.
         """
-        total = None
-        for part in self._map_blocks(block_fn, args):
-            if total is None:
-                total = list(part)
-            else:
-                for i, value in enumerate(part):
-                    if value is not None:
-                        total[i] += value
-        return tuple(total)
-
-    def _map_blocks(self, block_fn, args):
-        """``block_fn`` of every block, in block order, on up to ``n_threads`` threads.
-
-        At most one block per thread is in flight, which bounds the per-block
-        temporaries (``(block_rows, n_classes)`` arrays, sparse products). BLAS
-        runs one thread meanwhile: the parallelism is across blocks (and on small
-        data, where the whole of X is one block, waking BLAS threads for every
-        small product costs more than it gives).
-        """
-        n_blocks = -(-self.n_samples // self.block_rows)
-        with _blas_controller().limit(limits=1, user_api="blas"):
-            if self.n_threads == 1 or n_blocks == 1:
-                for block in self.blocks():
-                    yield block_fn(*block, *args)
-                return
-            pool = _executor(self.n_threads)
-            pending = deque()
-            for block in self.blocks():
-                pending.append(pool.submit(block_fn, *block, *args))
-                if len(pending) >= self.n_threads:
-                    yield pending.popleft().result()
-            while pending:
-                yield pending.popleft().result()
+        n_threads = 1 if self.block_rows >= self.n_samples else self.n_threads
+        return add_in_order(map_in_order(block_fn, self.blocks(), args, n_threads))
 
     def batches(self, batch_size, rng):
         """Yield shuffled mini-batches covering every row once (one epoch).
@@ -207,28 +173,3 @@ def _rows(X, rows):
         shape=(stop - start, X.shape[1]),
         copy=False,
     )
-
-
-def _available_cpus():
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
-_EXECUTORS = {}
-_CONTROLLER = []
-
-
-def _executor(n_threads):
-    """One shared pool per thread count, created on first use."""
-    if n_threads not in _EXECUTORS:
-        _EXECUTORS[n_threads] = ThreadPoolExecutor(n_threads, thread_name_prefix="softmax-block")
-    return _EXECUTORS[n_threads]
-
-
-def _blas_controller():
-    """A cached threadpoolctl controller: limiting BLAS threads then costs microseconds."""
-    if not _CONTROLLER:
-        _CONTROLLER.append(ThreadpoolController())
-    return _CONTROLLER[0]

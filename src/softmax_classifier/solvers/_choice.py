@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import scipy.sparse as sp
 
 __all__ = ["choose_solver"]
@@ -30,7 +31,8 @@ def choose_solver(X, n_classes, fit_intercept=True):
 
     Parameters
     ----------
-    X : ndarray or sparse matrix of shape (n_samples, n_features)
+    X : ndarray, sparse matrix or data source of shape (n_samples, n_features)
+        Only its shape, dtype and sparsity are used.
     n_classes : int
     fit_intercept : bool, default=True
 
@@ -48,7 +50,7 @@ def choose_solver(X, n_classes, fit_intercept=True):
             "sparse X: Newton-CG with a diagonal preconditioner needs the fewest data passes"
         )
     history_bytes = _LBFGS_VECTORS * n_params * 8
-    data_bytes = X.size * X.itemsize
+    data_bytes = X.shape[0] * X.shape[1] * np.dtype(X.dtype).itemsize
     if history_bytes > max(data_bytes, _LBFGS_MEMORY_BUDGET):
         return "newton-cg", (
             f"L-BFGS would keep {history_bytes / 2**20:.0f} MiB of history for "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -43,12 +44,18 @@ class Iteration:
         ``max|grad|`` at ``params``.
     params : ndarray of shape (n_params,)
         The current parameters (do not modify).
+    state : callable or None
+        ``state()`` returns the solver's whole state after this iteration, a
+        dict of arrays and numbers; the solver's ``minimize(...,
+        resume=state())`` continues from it exactly as the run would have
+        (checkpoints are made of it). Built only when called.
     """
 
     iteration: int
     objective: float
     grad_norm: float
     params: np.ndarray
+    state: Callable | None = None
 
 
 @dataclass
@@ -115,11 +122,46 @@ def is_finite(value, grad):
     return bool(np.isfinite(value) and np.all(np.isfinite(grad)))
 
 
-def report(callback, iteration, value, grad_norm, params):
-    """Call ``callback`` (if any) and return True when it asks to stop."""
+def report(callback, iteration, value, grad_norm, params, state=None):
+    """Call ``callback`` (if any) and return True when it asks to stop.
+
+    ``state`` is a zero-argument function returning the solver's state (built
+    with :func:`run_state`), handed to the callback as ``Iteration.state``.
+    """
     if callback is None:
         return False
-    return bool(callback(Iteration(iteration, value, grad_norm, params)))
+    return bool(callback(Iteration(iteration, value, grad_norm, params, state)))
+
+
+def run_state(x, value, grad, history, n_iter, **extra):
+    """The state every solver saves: point, value, gradient, history, iteration count.
+
+    ``extra`` holds the solver's own arrays and numbers (copied).
+
+    Returns
+    -------
+    dict
+    """
+    state = {
+        "x": np.array(x, dtype=np.float64),
+        "value": float(value),
+        "grad": np.array(grad, dtype=np.float64),
+        "history": np.asarray(history, dtype=np.float64),
+        "n_iter": int(n_iter),
+    }
+    state.update({k: np.array(v) if isinstance(v, np.ndarray) else v for k, v in extra.items()})
+    return state
+
+
+def resume_point(resume):
+    """``(x, value, grad, history, n_iter)`` from a saved state, as the loop left them."""
+    return (
+        np.array(resume["x"], dtype=np.float64),
+        float(resume["value"]),
+        np.array(resume["grad"], dtype=np.float64),
+        [float(v) for v in np.asarray(resume["history"])],
+        int(resume["n_iter"]),
+    )
 
 
 def finish(params, n_iter, stop_reason, grad_norm, history, tol, state=None):

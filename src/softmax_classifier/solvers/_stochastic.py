@@ -24,6 +24,8 @@ from softmax_classifier.solvers._result import (
     max_abs,
     quiet_float_errors,
     report,
+    resume_point,
+    run_state,
 )
 
 __all__ = ["SCHEDULES", "largest_curvature", "run_epochs"]
@@ -101,6 +103,7 @@ def run_epochs(
     random_state,
     callback=None,
     state=None,
+    resume=None,
 ):
     """Run epochs of mini-batch updates.
 
@@ -128,6 +131,9 @@ def run_epochs(
     state : dict, optional
         State returned by an earlier call (continue from it); ``None`` starts
         fresh with ``init(x0)``.
+    resume : dict, optional
+        ``Iteration.state()`` of an earlier run (a checkpoint): continue
+        exactly where it was, ``max_iter`` counting all epochs.
 
     Returns
     -------
@@ -136,15 +142,27 @@ def run_epochs(
     """
     if schedule not in SCHEDULES:
         raise ValueError(f"unknown schedule {schedule!r}; choose from {sorted(SCHEDULES)}")
-    x = np.array(x0, dtype=np.float64)
-    if state is None:
-        # The base rate is part of the state so that a continued run keeps it.
-        state = {**init(x), "learning_rate": float(learning_rate)}
-    value, grad = objective.value_and_grad(x)
-    history = [value]
-    if not is_finite(value, grad):
-        return finish(x, 0, NON_FINITE, float("nan"), history, tol, state)
-    n_iter = 0
+    if resume is None:
+        x = np.array(x0, dtype=np.float64)
+        if state is None:
+            # The base rate is part of the state so that a continued run keeps it.
+            state = {**init(x), "learning_rate": float(learning_rate)}
+        value, grad = objective.value_and_grad(x)
+        history, n_iter = [value], 0
+        if not is_finite(value, grad):
+            return finish(x, 0, NON_FINITE, float("nan"), history, tol, state)
+    else:
+        x, value, grad, history, n_iter = resume_point(resume)
+        prefix = "optimizer."
+        state = {
+            k[len(prefix) :]: _scalar_or_array(v) for k, v in resume.items() if k.startswith(prefix)
+        }
+
+    def whole_state():
+        return run_state(
+            x, value, grad, history, n_iter, **{f"optimizer.{k}": v for k, v in state.items()}
+        )
+
     while True:
         if max_abs(grad) <= tol:
             stop = CONVERGED
@@ -171,7 +189,13 @@ def run_epochs(
         x, value, grad, state = x_new, value_new, grad_new, new_state
         n_iter += 1
         history.append(value)
-        if report(callback, n_iter, value, max_abs(grad), x):
+        if report(callback, n_iter, value, max_abs(grad), x, whole_state):
             stop = STOPPED
             break
     return finish(x, n_iter, stop, max_abs(grad), history, tol, state)
+
+
+def _scalar_or_array(value):
+    """A saved state entry as the optimizer keeps it: 0-d arrays become Python numbers."""
+    value = np.asarray(value)
+    return value.item() if value.ndim == 0 else np.array(value)

@@ -68,6 +68,7 @@ def minimize(
     random_state=0,
     callback=None,
     state=None,
+    resume=None,
 ):
     """Minimise by epochs of shuffled mini-batch Adam steps.
 
@@ -89,12 +90,16 @@ def minimize(
     random_state : int, default=0
     callback : callable, optional
     state : dict, optional
+        Continue from the optimizer state of an earlier result (``partial_fit``).
+    resume : dict, optional
+        ``Iteration.state()`` of an earlier run (a checkpoint): continue exactly
+        where it was.
 
     Returns
     -------
     SolverResult
     """
-    if learning_rate == "auto" and state is None:
+    if learning_rate == "auto" and state is None and resume is None:
         learning_rate = 1e-2
 
     def step(grad, state, rate):
@@ -113,4 +118,5 @@ def minimize(
         random_state=random_state,
         callback=callback,
         state=state,
+        resume=resume,
     )

@@ -15,6 +15,8 @@ from softmax_classifier.solvers._result import (
     max_abs,
     quiet_float_errors,
     report,
+    resume_point,
+    run_state,
 )
 
 __all__ = ["minimize"]
@@ -26,7 +28,9 @@ _MAX_HALVINGS = 60
 
 
 @quiet_float_errors
-def minimize(objective, x0, *, max_iter=2000, tol=1e-5, learning_rate="auto", callback=None):
+def minimize(
+    objective, x0, *, max_iter=2000, tol=1e-5, learning_rate="auto", callback=None, resume=None
+):
     r"""Minimise by gradient descent with a fixed step or Armijo backtracking.
 
     Each iteration takes the step of note ``003``, :math:`w \leftarrow w -
@@ -51,19 +55,28 @@ def minimize(objective, x0, *, max_iter=2000, tol=1e-5, learning_rate="auto", ca
     callback : callable, optional
         Called with an :class:`~softmax_classifier.solvers.Iteration` after each
         iteration; returning True stops.
+    resume : dict, optional
+        ``Iteration.state()`` of an earlier run: continue exactly where it was.
 
     Returns
     -------
     SolverResult
     """
-    x = np.array(x0, dtype=np.float64)
-    value, grad = objective.value_and_grad(x)
-    history = [value]
-    if not is_finite(value, grad):
-        return finish(x, 0, NON_FINITE, float("nan"), history, tol)
     fixed = learning_rate != "auto"
-    step = float(learning_rate) if fixed else 1.0 / objective.lipschitz_bound()
-    n_iter = 0
+    if resume is None:
+        x = np.array(x0, dtype=np.float64)
+        value, grad = objective.value_and_grad(x)
+        history, n_iter = [value], 0
+        if not is_finite(value, grad):
+            return finish(x, 0, NON_FINITE, float("nan"), history, tol)
+        step = float(learning_rate) if fixed else 1.0 / objective.lipschitz_bound()
+    else:
+        x, value, grad, history, n_iter = resume_point(resume)
+        step = float(resume["step"])
+
+    def state():
+        return run_state(x, value, grad, history, n_iter, step=step)
+
     while True:
         grad_norm = max_abs(grad)
         if grad_norm <= tol:
@@ -102,7 +115,7 @@ def minimize(objective, x0, *, max_iter=2000, tol=1e-5, learning_rate="auto", ca
         x, value, grad = x_new, value_new, grad_new
         n_iter += 1
         history.append(value)
-        if report(callback, n_iter, value, max_abs(grad), x):
+        if report(callback, n_iter, value, max_abs(grad), x, state):
             stop = STOPPED
             break
     return finish(x, n_iter, stop, max_abs(grad), history, tol)

@@ -19,13 +19,15 @@ from softmax_classifier.solvers._result import (
     max_abs,
     quiet_float_errors,
     report,
+    resume_point,
+    run_state,
 )
 
 __all__ = ["minimize"]
 
 
 @quiet_float_errors
-def minimize(objective, x0, *, max_iter=500, tol=1e-5, memory=10, callback=None):
+def minimize(objective, x0, *, max_iter=500, tol=1e-5, memory=10, callback=None, resume=None):
     """Minimise with L-BFGS.
 
     The search direction is ``-H g`` with ``H`` the inverse-Hessian estimate of
@@ -50,19 +52,38 @@ def minimize(objective, x0, *, max_iter=500, tol=1e-5, memory=10, callback=None)
     callback : callable, optional
         Called with an :class:`~softmax_classifier.solvers.Iteration` after each
         iteration; returning True stops.
+    resume : dict, optional
+        ``Iteration.state()`` of an earlier run: continue exactly where it was
+        (``x0`` is then ignored; ``max_iter`` counts all iterations).
 
     Returns
     -------
     SolverResult
     """
     evaluate = _CachedEvaluation(objective)
-    x = np.array(x0, dtype=np.float64)
-    value, grad = evaluate(x)
-    history = [value]
-    if not is_finite(value, grad):
-        return finish(x, 0, NON_FINITE, float("nan"), history, tol)
     steps, grad_changes = deque(maxlen=memory), deque(maxlen=memory)
-    n_iter = 0
+    if resume is None:
+        x = np.array(x0, dtype=np.float64)
+        value, grad = evaluate(x)
+        history, n_iter = [value], 0
+        if not is_finite(value, grad):
+            return finish(x, 0, NON_FINITE, float("nan"), history, tol)
+    else:
+        x, value, grad, history, n_iter = resume_point(resume)
+        steps.extend(np.array(resume["steps"]))
+        grad_changes.extend(np.array(resume["grad_changes"]))
+
+    def state():
+        return run_state(
+            x,
+            value,
+            grad,
+            history,
+            n_iter,
+            steps=np.array(steps).reshape(len(steps), x.size),
+            grad_changes=np.array(grad_changes).reshape(len(grad_changes), x.size),
+        )
+
     while True:
         if max_abs(grad) <= tol:
             stop = CONVERGED
@@ -98,7 +119,7 @@ def minimize(objective, x0, *, max_iter=500, tol=1e-5, memory=10, callback=None)
         x, value, grad = x_new, value_new, grad_new
         n_iter += 1
         history.append(value)
-        if report(callback, n_iter, value, max_abs(grad), x):
+        if report(callback, n_iter, value, max_abs(grad), x, state):
             stop = STOPPED
             break
     return finish(x, n_iter, stop, max_abs(grad), history, tol)

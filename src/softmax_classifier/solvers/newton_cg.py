@@ -15,6 +15,8 @@ from softmax_classifier.solvers._result import (
     max_abs,
     quiet_float_errors,
     report,
+    resume_point,
+    run_state,
 )
 
 __all__ = ["minimize"]
@@ -25,7 +27,15 @@ _MAX_HALVINGS = 40
 
 @quiet_float_errors
 def minimize(
-    objective, x0, *, max_iter=100, tol=1e-5, max_cg_iter=200, precondition="auto", callback=None
+    objective,
+    x0,
+    *,
+    max_iter=100,
+    tol=1e-5,
+    max_cg_iter=200,
+    precondition="auto",
+    callback=None,
+    resume=None,
 ):
     r"""Minimise with inexact Newton steps (Newton-CG), globalised by backtracking.
 
@@ -58,6 +68,8 @@ def minimize(
     callback : callable, optional
         Called with an :class:`~softmax_classifier.solvers.Iteration` after each
         iteration; returning True stops.
+    resume : dict, optional
+        ``Iteration.state()`` of an earlier run: continue exactly where it was.
 
     Returns
     -------
@@ -65,12 +77,18 @@ def minimize(
     """
     if precondition == "auto":
         precondition = bool(getattr(objective, "prefers_diagonal_preconditioning", False))
-    x = np.array(x0, dtype=np.float64)
-    value, grad = objective.value_and_grad(x)
-    history = [value]
-    if not is_finite(value, grad):
-        return finish(x, 0, NON_FINITE, float("nan"), history, tol)
-    n_iter = 0
+    if resume is None:
+        x = np.array(x0, dtype=np.float64)
+        value, grad = objective.value_and_grad(x)
+        history, n_iter = [value], 0
+        if not is_finite(value, grad):
+            return finish(x, 0, NON_FINITE, float("nan"), history, tol)
+    else:
+        x, value, grad, history, n_iter = resume_point(resume)
+
+    def state():
+        return run_state(x, value, grad, history, n_iter)
+
     while True:
         if max_abs(grad) <= tol:
             stop = CONVERGED
@@ -100,7 +118,7 @@ def minimize(
         x, value, grad = x_new, value_new, grad_new
         n_iter += 1
         history.append(value)
-        if report(callback, n_iter, value, max_abs(grad), x):
+        if report(callback, n_iter, value, max_abs(grad), x, state):
             stop = STOPPED
             break
     return finish(x, n_iter, stop, max_abs(grad), history, tol)

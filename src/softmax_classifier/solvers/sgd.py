@@ -62,6 +62,7 @@ def minimize(
     random_state=0,
     callback=None,
     state=None,
+    resume=None,
 ):
     """Minimise by epochs of shuffled mini-batch SGD.
 
@@ -92,12 +93,15 @@ def minimize(
     callback : callable, optional
     state : dict, optional
         Continue from the state of an earlier result.
+    resume : dict, optional
+        ``Iteration.state()`` of an earlier run (a checkpoint): continue exactly
+        where it was.
 
     Returns
     -------
     SolverResult
     """
-    if learning_rate == "auto" and state is None:
+    if learning_rate == "auto" and state is None and resume is None:
         per_example = batch_size / objective.lipschitz_bound()
         full_batch = 1.0 / max(largest_curvature(objective, x0), 1e-12)
         learning_rate = (1.0 - momentum) * min(per_example, full_batch)
@@ -118,4 +122,5 @@ def minimize(
         random_state=random_state,
         callback=callback,
         state=state,
+        resume=resume,
     )

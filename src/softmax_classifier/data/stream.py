@@ -1,0 +1,414 @@
+"""Streaming data source: rows read batch by batch from Parquet or CSV files.
+
+Nothing here holds more than a few record batches of the file at once, so a
+file larger than memory can be fitted: full-batch solvers make one pass over
+the file per evaluation, mini-batch solvers walk it in a shuffled order.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.dataset as pa_ds
+import pyarrow.parquet as pq
+
+from softmax_classifier import files
+from softmax_classifier.data._parallel import add_in_order, available_cpus, map_in_order
+
+__all__ = ["StreamingData"]
+
+
+@dataclass(frozen=True)
+class _Transform:
+    """What the estimator asks of the rows: standardisation and class weights."""
+
+    mean: np.ndarray | None = None
+    scale: np.ndarray | None = None
+    class_weight: np.ndarray | None = None
+
+
+class StreamingData:
+    """Rows of a Parquet file, a directory of Parquet files, or a CSV file, read in batches.
+
+    Opening the source makes one pass over the file: it checks the columns,
+    counts the rows, finds the classes and checks every value (the first
+    missing, NaN or infinite value is reported with its column and row), so
+    that a bad file fails before any fitting starts.
+
+    Pass it to :meth:`SoftmaxClassifier.fit` in place of ``X`` (and no
+    ``y``). Memory is bounded by ``block_rows`` (full-batch passes) and
+    ``shuffle_rows`` (mini-batch epochs), not by the size of the file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A Parquet file, a directory of Parquet files (read in the order of
+        their names) or a CSV file (``.csv``, ``.csv.gz``, ``.csv.bz2``).
+    target : str
+        The label column; labels keep their type (strings, ints, ...).
+    features : list of str or None, default=None
+        The feature columns, in this order; by default every column but the
+        target and the weight column.
+    weight_column : str or None, default=None
+        A column of non-negative sample weights.
+    dtype : {numpy.float64, numpy.float32}, default=numpy.float64
+        dtype of the feature blocks.
+    block_rows : int, default=65536
+        Rows per record batch read (CSV: about that many); each full-batch
+        pass evaluates one batch per thread at a time.
+    shuffle_rows : int, default=262144
+        Rows held for shuffling by :meth:`batches`: Parquet row groups are
+        read in a random order into a buffer of about this many rows, which
+        is shuffled and cut into mini-batches.
+    n_threads : int or None, default=None
+        Threads evaluating blocks concurrently (``None``: every available CPU).
+    format : {"parquet", "csv"} or None, default=None
+        By default from the name (see :func:`softmax_classifier.files.detect_format`).
+
+    Attributes
+    ----------
+    n_samples, n_features : int
+    feature_names : list of str
+    classes : ndarray of shape (n_classes,)
+        The sorted distinct labels.
+    class_totals : ndarray of shape (n_classes,)
+        Sum of sample weights (row counts when unweighted) per class, float64.
+    class_counts : ndarray of shape (n_classes,)
+        Rows per class, float64.
+    shape : tuple
+        ``(n_samples, n_features)``.
+    total_weight : float
+        Sum of the weights the objective sees (class weights included).
+    dtype : numpy.dtype
+    is_sparse : bool
+        Always False: rows are dense.
+
+    Raises
+    ------
+    softmax_classifier.files.DataFileError
+        For a file that cannot be used: unreadable, missing or non-numeric
+        columns, no rows, missing/NaN/infinite values, negative weights.
+
+    Notes
+    -----
+    CSV column types are inferred from the first block of the file; a column
+    that turns from numbers to text later on is reported when it is reached.
+    """
+
+    def __init__(
+        self,
+        path,
+        target,
+        features=None,
+        *,
+        weight_column=None,
+        dtype=np.float64,
+        block_rows=65536,
+        shuffle_rows=262144,
+        n_threads=None,
+        format=None,
+    ):
+        self.path = os.fspath(path)
+        self.format = format or files.detect_format(self.path)
+        if self.format not in ("parquet", "csv"):
+            raise files.DataFileError(
+                f"streaming reads Parquet and CSV files; {self.path} is {self.format}"
+            )
+        self.target = target
+        self.weight_column = weight_column
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in (np.float32, np.float64):
+            raise ValueError(f"dtype must be float32 or float64; got {self.dtype}.")
+        self.block_rows = int(block_rows)
+        self.shuffle_rows = int(shuffle_rows)
+        if self.block_rows < 1 or self.shuffle_rows < 1:
+            raise ValueError("block_rows and shuffle_rows must be positive.")
+        self.n_threads = available_cpus() if n_threads is None else max(1, int(n_threads))
+        self.is_sparse = False
+        self._transform = _Transform()
+        self._open(features)
+        self._scan()
+
+    # -- opening and the first pass --------------------------------------------------
+    def _open(self, features):
+        with files._reading(self.path):
+            if self.format == "csv":
+                self._dataset = pa_ds.dataset(self.path, format="csv")
+            else:
+                self._dataset = pa_ds.dataset(self.path, format="parquet")
+        if not self._dataset.files:
+            raise files.DataFileError(f"no {self.format} files in directory {self.path}")
+        schema = self._dataset.schema
+        metadata = schema.pandas_metadata or {}
+        excluded = {c for c in metadata.get("index_columns", []) if isinstance(c, str)}
+        if self.weight_column is not None:
+            if self.weight_column not in schema.names:
+                raise files.DataFileError(
+                    f"weight column {self.weight_column!r} not found in {self.path}"
+                )
+            excluded.add(self.weight_column)
+        columns, _ = files._select_columns(
+            schema, self.path, self.target, features, True, excluded, None
+        )
+        self.feature_names = [str(name) for name in columns]
+        self.n_features = len(columns)
+        self._columns = (
+            columns + [self.target] + [self.weight_column] * (self.weight_column is not None)
+        )
+
+    def _scan(self):
+        """Count rows, find the classes and their weights, check every value."""
+        n_samples, labels = 0, []
+        for table, rows in self._tables():
+            self._arrays(table, rows)  # raises on a bad value
+            y = files._labels(table.column(self.target), self.target, rows, self.path)
+            weights = self._weights(table, rows)
+            labels.append((y, weights, None))
+            n_samples += table.num_rows
+            # Keep only distinct labels with their weight totals, not all rows.
+            labels = [_totals_by_label(labels)]
+        if n_samples == 0:
+            raise files.DataFileError(f"no data rows in {self.path}")
+        self.n_samples = n_samples
+        self.classes, self.class_totals, self.class_counts = labels[0]
+        self.total_weight = float(self.class_totals.sum())
+        if not self.total_weight > 0:
+            raise files.DataFileError(f"the weights in {self.path} sum to zero")
+
+    @property
+    def shape(self):
+        return (self.n_samples, self.n_features)
+
+    # -- views -------------------------------------------------------------------------
+    def transformed(self, *, mean=None, scale=None, class_weight=None):
+        """The source's rows, standardised and/or weighted by class (a cheap copy).
+
+        Each call replaces any earlier transform: it applies to the rows as
+        they are in the file.
+
+        Parameters
+        ----------
+        mean, scale : ndarray of shape (n_features,) or None
+            Rows become ``(x - mean) / scale``.
+        class_weight : ndarray of shape (n_classes,) or None
+            Multiplies each row's weight by its class's entry.
+
+        Returns
+        -------
+        StreamingData
+        """
+        view = object.__new__(StreamingData)
+        view.__dict__.update(self.__dict__)
+        view._transform = _Transform(
+            mean=_float64_or_none(mean),
+            scale=_float64_or_none(scale),
+            class_weight=_float64_or_none(class_weight),
+        )
+        totals = self.class_totals
+        if class_weight is not None:
+            totals = totals * view._transform.class_weight
+        view.total_weight = float(totals.sum())
+        return view
+
+    # -- the data-source interface -------------------------------------------------
+    def blocks(self):
+        """Yield record batches as ``(X_block, y_block, weight_block)``, in file order.
+
+        Yields
+        ------
+        X_block : ndarray of shape (rows, n_features)
+        y_block : ndarray of shape (rows,)
+            Class indices into :attr:`classes`.
+        weight_block : ndarray of shape (rows,) or None
+        """
+        for table, rows in self._tables():
+            yield self._block(table, rows)
+
+    def labelled_blocks(self):
+        """Yield ``(X_block, labels_block)`` as in the file: no transform, original labels.
+
+        For scoring a fitted model block by block.
+        """
+        for table, rows in self._tables():
+            labels = files._labels(table.column(self.target), self.target, rows, self.path)
+            yield self._arrays(table, rows), labels
+
+    def reduce(self, block_fn, *args):
+        """Sum ``block_fn(X_block, y_block, weight_block, *args)`` over one pass of the file.
+
+        Results are added in file order whatever the number of threads.
+
+        Returns
+        -------
+        tuple
+        """
+        return add_in_order(map_in_order(block_fn, self.blocks(), args, self.n_threads))
+
+    def batches(self, batch_size, rng):
+        """One epoch of shuffled mini-batches covering every row once.
+
+        Parquet row groups are read in an order drawn from ``rng`` into a
+        buffer of about ``shuffle_rows`` rows; the buffer is shuffled and cut
+        into batches of ``batch_size`` rows (rows left over join the next
+        buffer). CSV files have no row groups: their batches are read in file
+        order and shuffled within the buffer.
+
+        Parameters
+        ----------
+        batch_size : int
+        rng : numpy.random.Generator
+
+        Yields
+        ------
+        X_batch, y_batch, weight_batch
+        """
+        pending, n_pending = [], 0
+        for part in self._shuffled_parts(rng):
+            pending.append(part)
+            n_pending += len(part[1])
+            if n_pending < self.shuffle_rows:
+                continue
+            X, y, w = _concatenate(pending)
+            order = rng.permutation(len(y))
+            n_full = (len(y) // batch_size) * batch_size
+            for start in range(0, n_full, batch_size):
+                rows = np.sort(order[start : start + batch_size])
+                yield X[rows], y[rows], None if w is None else w[rows]
+            rest = order[n_full:]
+            pending = [(X[rest], y[rest], None if w is None else w[rest])]
+            n_pending = len(rest)
+        if n_pending:
+            X, y, w = _concatenate(pending)
+            order = rng.permutation(len(y))
+            for start in range(0, len(y), batch_size):
+                rows = np.sort(order[start : start + batch_size])
+                yield X[rows], y[rows], None if w is None else w[rows]
+
+    # -- reading ------------------------------------------------------------------------
+    def _tables(self):
+        """Record batches as tables with a row locator for messages, in file order.
+
+        Parquet files are read row group by row group and CSV files block by
+        block, so that only the current batch is held (pyarrow's dataset
+        scanner was measured to buffer far ahead of a slow consumer).
+        """
+        locate = files._Rows(self.path, self._parts() if os.path.isdir(self.path) else None)
+        start = 0
+        for path in self._dataset.files:
+            with files._reading(path):
+                for batch in self._file_batches(path):
+                    if batch.num_rows == 0:
+                        continue
+                    table = pa.Table.from_batches([batch])
+                    yield table, _Offset(locate, start)
+                    start += batch.num_rows
+
+    def _file_batches(self, path):
+        if self.format == "parquet":
+            # pre_buffer=True (the default) keeps every row group read so far.
+            return pq.ParquetFile(path, pre_buffer=False).iter_batches(
+                batch_size=self.block_rows, columns=self._columns, use_threads=False
+            )
+        # CSV blocks are measured in bytes: about block_rows rows of short numbers.
+        block_bytes = max(2**20, 16 * self.block_rows * len(self._columns))
+        return pa_csv.open_csv(
+            path,
+            read_options=pa_csv.ReadOptions(block_size=block_bytes, use_threads=False),
+            convert_options=pa_csv.ConvertOptions(
+                include_columns=self._columns, strings_can_be_null=True
+            ),
+        )
+
+    def _parts(self):
+        if not hasattr(self, "_parts_cache"):
+            self._parts_cache = [
+                (path, pq.ParquetFile(path).metadata.num_rows) for path in self._dataset.files
+            ]
+        return self._parts_cache
+
+    def _shuffled_parts(self, rng):
+        """Blocks of rows in a random order of Parquet row groups (CSV: file order)."""
+        if self.format == "csv":
+            yield from self.blocks()
+            return
+        groups = []
+        for path in self._dataset.files:
+            n_groups = pq.ParquetFile(path).metadata.num_row_groups
+            groups.extend((path, g) for g in range(n_groups))
+        for k in rng.permutation(len(groups)):
+            path, group = groups[k]
+            with files._reading(path):
+                parquet = pq.ParquetFile(path, pre_buffer=False)
+                table = parquet.read_row_group(group, columns=self._columns, use_threads=False)
+            yield self._block(table, _Offset(files._Rows(path), 0))
+
+    def _block(self, table, rows):
+        X = self._arrays(table, rows)
+        y = files._labels(table.column(self.target), self.target, rows, self.path)
+        y = np.searchsorted(self.classes, y)
+        weights = self._weights(table, rows)
+        t = self._transform
+        if t.mean is not None:
+            X -= t.mean.astype(self.dtype)
+        if t.scale is not None:
+            X /= t.scale.astype(self.dtype)
+        if t.class_weight is not None:
+            class_weights = t.class_weight[y]
+            weights = class_weights if weights is None else weights * class_weights
+        return X, y, None if weights is None else weights.astype(self.dtype)
+
+    def _arrays(self, table, rows):
+        return files._feature_matrix(table, self._columns[: self.n_features], self.dtype, rows)
+
+    def _weights(self, table, rows):
+        if self.weight_column is None:
+            return None
+        (weights,) = files._feature_matrix(table, [self.weight_column], np.float64, rows).T
+        negative = np.flatnonzero(weights < 0)
+        if negative.size:
+            raise files.DataFileError(
+                f"negative weight in column {self.weight_column!r} at {rows(int(negative[0]))}"
+            )
+        return weights
+
+
+def _float64_or_none(values):
+    return None if values is None else np.asarray(values, dtype=np.float64)
+
+
+class _Offset:
+    """A row locator for one batch: row ``i`` of the batch is row ``start + i`` of the data."""
+
+    def __init__(self, rows, start):
+        self.rows, self.start, self.path = rows, start, rows.path
+
+    def __call__(self, i):
+        return self.rows(self.start + i)
+
+
+def _totals_by_label(parts):
+    """Distinct labels with their weight totals and row counts.
+
+    ``parts`` holds ``(labels, weights, counts)``: rows of a batch (weights
+    None when unweighted, counts None for one row each) or earlier totals.
+    """
+    labels = np.concatenate([y for y, _, _ in parts])
+    weights = np.concatenate([np.ones(len(y)) if w is None else w for y, w, _ in parts])
+    counts = np.concatenate([np.ones(len(y)) if c is None else c for y, _, c in parts])
+    classes, index = np.unique(labels, return_inverse=True)
+    return (
+        classes,
+        np.bincount(index, weights=weights, minlength=len(classes)),
+        np.bincount(index, weights=counts, minlength=len(classes)),
+    )
+
+
+def _concatenate(parts):
+    X = np.concatenate([p[0] for p in parts])
+    y = np.concatenate([p[1] for p in parts])
+    w = None if parts[0][2] is None else np.concatenate([p[2] for p in parts])
+    return X, y, w
