@@ -8,7 +8,6 @@ the file per evaluation, mini-batch solvers walk it in a shuffled order.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
@@ -18,20 +17,12 @@ import pyarrow.parquet as pq
 
 from softmax_classifier import files
 from softmax_classifier.data._parallel import add_in_order, available_cpus, map_in_order
+from softmax_classifier.data._transform import Transform, Transformable
 
 __all__ = ["StreamingData"]
 
 
-@dataclass(frozen=True)
-class _Transform:
-    """What the estimator asks of the rows: standardisation and class weights."""
-
-    mean: np.ndarray | None = None
-    scale: np.ndarray | None = None
-    class_weight: np.ndarray | None = None
-
-
-class StreamingData:
+class StreamingData(Transformable):
     """Rows of a Parquet file, a directory of Parquet files, or a CSV file, read in batches.
 
     Opening the source makes one pass over the file: it checks the columns,
@@ -129,7 +120,7 @@ class StreamingData:
             raise ValueError("block_rows and shuffle_rows must be positive.")
         self.n_threads = available_cpus() if n_threads is None else max(1, int(n_threads))
         self.is_sparse = False
-        self._transform = _Transform()
+        self._transform = Transform()
         self._open(features)
         self._scan()
 
@@ -182,37 +173,6 @@ class StreamingData:
     @property
     def shape(self):
         return (self.n_samples, self.n_features)
-
-    # -- views -------------------------------------------------------------------------
-    def transformed(self, *, mean=None, scale=None, class_weight=None):
-        """The source's rows, standardised and/or weighted by class (a cheap copy).
-
-        Each call replaces any earlier transform: it applies to the rows as
-        they are in the file.
-
-        Parameters
-        ----------
-        mean, scale : ndarray of shape (n_features,) or None
-            Rows become ``(x - mean) / scale``.
-        class_weight : ndarray of shape (n_classes,) or None
-            Multiplies each row's weight by its class's entry.
-
-        Returns
-        -------
-        StreamingData
-        """
-        view = object.__new__(StreamingData)
-        view.__dict__.update(self.__dict__)
-        view._transform = _Transform(
-            mean=_float64_or_none(mean),
-            scale=_float64_or_none(scale),
-            class_weight=_float64_or_none(class_weight),
-        )
-        totals = self.class_totals
-        if class_weight is not None:
-            totals = totals * view._transform.class_weight
-        view.total_weight = float(totals.sum())
-        return view
 
     # -- the data-source interface -------------------------------------------------
     def blocks(self):
@@ -350,16 +310,7 @@ class StreamingData:
         X = self._arrays(table, rows)
         y = files._labels(table.column(self.target), self.target, rows, self.path)
         y = np.searchsorted(self.classes, y)
-        weights = self._weights(table, rows)
-        t = self._transform
-        if t.mean is not None:
-            X -= t.mean.astype(self.dtype)
-        if t.scale is not None:
-            X /= t.scale.astype(self.dtype)
-        if t.class_weight is not None:
-            class_weights = t.class_weight[y]
-            weights = class_weights if weights is None else weights * class_weights
-        return X, y, None if weights is None else weights.astype(self.dtype)
+        return self._transform.apply(X, y, self._weights(table, rows))
 
     def _arrays(self, table, rows):
         return files._feature_matrix(table, self._columns[: self.n_features], self.dtype, rows)
@@ -374,10 +325,6 @@ class StreamingData:
                 f"negative weight in column {self.weight_column!r} at {rows(int(negative[0]))}"
             )
         return weights
-
-
-def _float64_or_none(values):
-    return None if values is None else np.asarray(values, dtype=np.float64)
 
 
 class _Offset:
