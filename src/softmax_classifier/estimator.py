@@ -282,7 +282,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError("resume=True needs checkpoint_dir: where the checkpoint is.")
         self._resume = bool(resume)
         if isinstance(X, StreamingData):
-            return self._fit_stream(X, y, sample_weight, callback)
+            return self._fit_source(X, y, sample_weight, callback)
         if y is None:
             raise ValueError(
                 "SoftmaxClassifier requires y to be passed, but the target y is None "
@@ -312,8 +312,8 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         self._optimizer_state = result.state
         return self
 
-    def _fit_stream(self, source, y, sample_weight, callback):
-        """``fit`` on a streaming source: the same steps, each a pass over the file."""
+    def _fit_source(self, source, y, sample_weight, callback):
+        """``fit`` on a source not held here: the same steps, each a pass over the source."""
         if y is not None or sample_weight is not None:
             raise ValueError(
                 "A StreamingData source brings its own labels and weights: "
@@ -323,7 +323,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         if len(classes) < 2:
             raise ValueError(
                 "SoftmaxClassifier needs samples of at least 2 classes; "
-                f"{source.path} has only {classes[0]!r}."
+                f"the data has only {classes[0]!r}."
             )
         class_weight = self._per_class_weights(classes, source.class_counts)
         mean = scale = None
@@ -765,20 +765,36 @@ def _chain(*callbacks):
 
 
 def _streamed_mean_and_scale(source):
-    """Per-feature weighted mean and standard deviation of a source, in two passes."""
+    """Per-feature weighted mean and standard deviation of a source, in two passes.
+
+    Sparse sources: the mean is returned as zeros (rows are scaled, never
+    centred, as in memory), the scale is the standard deviation around the
+    true mean.
+    """
     total, weighted_sum = source.reduce(_first_moment_block)
     mean = weighted_sum / total
     (squares,) = source.reduce(_centred_square_block, mean)
-    return mean, _scale_from_variance(squares / total, mean)
+    scale = _scale_from_variance(squares / total, mean)
+    if source.is_sparse:
+        mean = np.zeros_like(mean)
+    return mean, scale
 
 
 def _first_moment_block(X, y, weights):
     w = np.ones(X.shape[0]) if weights is None else weights.astype(np.float64)
+    if sp.issparse(X):
+        return w.sum(), np.asarray(X.T @ w, dtype=np.float64).ravel()
     return w.sum(), w @ X.astype(np.float64, copy=False)
 
 
 def _centred_square_block(X, y, weights, mean):
+    """``sum_k w_k (x_k - mean)^2`` per feature (sparse: expanded, X stays sparse)."""
     w = np.ones(X.shape[0]) if weights is None else weights.astype(np.float64)
+    if sp.issparse(X):
+        X = X.astype(np.float64)
+        first = np.asarray(X.T @ w).ravel()
+        second = np.asarray(X.multiply(X).T @ w).ravel()
+        return (second - 2 * mean * first + mean**2 * w.sum(),)
     return (w @ np.square(X - mean),)
 
 
