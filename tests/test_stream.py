@@ -1,4 +1,4 @@
-"""Streaming fits from Parquet and CSV files equal in-memory fits, in bounded memory.
+"""Streaming fits from Parquet, CSV and LIBSVM files equal in-memory fits, in bounded memory.
 
 The oracle is the in-memory fit of the same rows (``SoftmaxClassifier.fit(X,
 y, sample_weight)``), itself checked against scikit-learn in
@@ -10,11 +10,13 @@ may use is fitted.
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import subprocess
 import sys
 import textwrap
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -22,10 +24,12 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 import pytest
+import scipy.sparse as sp
+from sklearn.datasets import dump_svmlight_file
 
 from softmax_classifier import SoftmaxClassifier
 from softmax_classifier.data import StreamingData
-from softmax_classifier.files import DataFileError
+from softmax_classifier.files import DataFileError, read_data
 
 FEATURES = ["f0", "f1", "f2", "f3", "f4"]
 LABELS = np.array(["ant", "bee", "cow"])
@@ -246,11 +250,190 @@ def test_fit_refuses_labels_beside_a_source_and_a_single_class(rows, paths, tmp_
         SoftmaxClassifier().fit(StreamingData(tmp_path / "one.parquet", "label"))
 
 
-def test_only_parquet_and_csv_stream(tmp_path):
-    path = tmp_path / "x.svm"
-    path.write_text("1 1:0.5\n2 2:1.0\n")
-    with pytest.raises(DataFileError, match="streaming reads Parquet and CSV"):
+def test_only_parquet_csv_and_libsvm_stream(tmp_path):
+    path = tmp_path / "x.npz"
+    np.savez(path, X=np.ones((2, 2)), y=np.arange(2))
+    with pytest.raises(DataFileError, match="streaming reads Parquet, CSV and LIBSVM files"):
         StreamingData(path, "label")
+
+
+# ---------------------------------------------------------------------------
+# LIBSVM: sparse rows read by byte ranges into CSR blocks
+# ---------------------------------------------------------------------------
+
+SVM_LABELS = np.array([-1, 1, 2])
+SVM_BLOCK_ROWS = 120  # about 5 byte ranges for the 600 rows below
+
+
+@pytest.fixture(scope="module")
+def svm_paths(tmp_path_factory):
+    """A LIBSVM file of 600 sparse rows (the last feature never used), and it gzipped."""
+    rng = np.random.default_rng(1)
+    n, n_features = 600, 10
+    X = rng.standard_normal((n, n_features)) * [1, 2, 5, 0.5, 3, 1, 1, 2, 4, 1] + 1.0
+    X[rng.random(X.shape) > 0.3] = 0.0
+    X[:, -1] = 0.0
+    logits = X @ rng.standard_normal((n_features, 3)) * 0.5
+    y = SVM_LABELS[np.argmax(logits + rng.gumbel(size=logits.shape), axis=1)]
+    folder = tmp_path_factory.mktemp("svm")
+    dump_svmlight_file(sp.csr_matrix(X), y, str(folder / "rows.svm"), zero_based=False)
+    with gzip.open(folder / "rows.svm.gz", "wb") as compressed:
+        compressed.write((folder / "rows.svm").read_bytes())
+    return {"plain": folder / "rows.svm", "gz": folder / "rows.svm.gz"}
+
+
+@pytest.fixture(scope="module")
+def svm_rows(svm_paths):
+    """The rows as the in-memory path reads them: CSR X (9 columns) and int64 y."""
+    data = read_data(svm_paths["plain"])
+    return data.X, data.y
+
+
+def svm_source(svm_paths, kind="plain", **kwargs):
+    return StreamingData(svm_paths[kind], block_rows=SVM_BLOCK_ROWS, **kwargs)
+
+
+def test_libsvm_blocks_are_the_file_read_by_byte_ranges(svm_paths, svm_rows):
+    X, y = svm_rows
+    for kind in ("plain", "gz"):
+        source = svm_source(svm_paths, kind)
+        assert source.is_sparse and source.feature_names is None
+        assert source.shape == X.shape == (600, 9)
+        assert list(source.classes) == list(SVM_LABELS) and source.classes.dtype == np.int64
+        assert len(source._ranges) >= 4
+        parts = list(source.labelled_blocks())
+        assert all(sp.issparse(X_block) and X_block.format == "csr" for X_block, _ in parts)
+        assert (sp.vstack([X_block for X_block, _ in parts]) != X).nnz == 0
+        np.testing.assert_array_equal(np.concatenate([labels for _, labels in parts]), y)
+        assert next(source.blocks())[2] is None
+
+
+@pytest.mark.parametrize(
+    ("kind", "solver", "params"),
+    [
+        ("plain", "lbfgs", {}),
+        ("gz", "lbfgs", {}),
+        ("plain", "newton-cg", {}),
+        ("plain", "lbfgs", {"standardize": True, "class_weight": "balanced"}),
+        ("plain", "gd", {"max_iter": 30}),  # same iterations, not to convergence: seconds
+    ],
+)
+def test_libsvm_stream_reaches_the_in_memory_objective(svm_paths, svm_rows, kind, solver, params):
+    X, y = svm_rows
+    params = {"solver": solver, "tol": 1e-7, "alpha": 1e-3, **params}
+    with pytest.warns(Warning, match="max_iter") if "max_iter" in params else nullcontext():
+        streamed = SoftmaxClassifier(**params).fit(svm_source(svm_paths, kind))
+        in_memory = SoftmaxClassifier(**params).fit(X, y)
+    assert streamed.fit_report_.stop_reason == in_memory.fit_report_.stop_reason
+    assert abs(final_objective(streamed) - final_objective(in_memory)) <= 1e-8 * abs(
+        final_objective(in_memory)
+    )
+    np.testing.assert_allclose(streamed.predict_proba(X), in_memory.predict_proba(X), atol=1e-6)
+    assert list(streamed.classes_) == list(SVM_LABELS) and streamed.n_features_in_ == 9
+    if params.get("standardize"):
+        assert not streamed.feature_mean_.any()  # scaled, never centred, as in memory
+        np.testing.assert_allclose(streamed.feature_scale_, in_memory.feature_scale_, rtol=1e-10)
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_libsvm_mini_batch_solvers_within_tolerance(svm_paths, svm_rows, solver):
+    X, y = svm_rows
+    params = {"solver": solver, "max_iter": 15, "random_state": 0, "batch_size": 32}
+    if solver == "adam":
+        params["learning_rate"] = 0.05  # the default needs several times the epochs here
+    source = svm_source(svm_paths, shuffle_rows=200)
+    with pytest.warns(Warning, match="max_iter"):
+        streamed = SoftmaxClassifier(**params).fit(source)
+    with pytest.warns(Warning, match="max_iter"):
+        in_memory = SoftmaxClassifier(**params).fit(X, y)
+    optimum = final_objective(SoftmaxClassifier(tol=1e-8).fit(X, y))
+    for model in (streamed, in_memory):
+        assert final_objective(model) - optimum <= STOCHASTIC_RTOL * optimum
+    assert abs(final_objective(streamed) - final_objective(in_memory)) <= STOCHASTIC_RTOL * abs(
+        final_objective(in_memory)
+    )
+
+
+@pytest.mark.parametrize("kind", ["plain", "gz"])
+def test_an_epoch_of_libsvm_batches_covers_every_row_once(svm_paths, svm_rows, kind):
+    X = svm_rows[0].toarray()
+    source = svm_source(svm_paths, kind, shuffle_rows=250)
+
+    def epoch(seed):
+        return list(source.batches(32, np.random.default_rng(seed)))
+
+    batches = epoch(1)
+    assert all(sp.issparse(b[0]) and len(b[1]) <= 32 for b in batches)
+    seen = sp.vstack([b[0] for b in batches]).toarray()
+    assert seen.shape == X.shape
+    np.testing.assert_array_equal(seen[np.lexsort(seen.T)], X[np.lexsort(X.T)])
+    for a, b in zip(batches, epoch(1), strict=True):
+        assert (a[0] != b[0]).nnz == 0
+    first_rows = sp.vstack([b[0] for b in batches[:5]]).toarray()
+    assert not np.array_equal(first_rows, X[: len(first_rows)])  # shuffled
+    assert not np.array_equal(first_rows, sp.vstack([b[0] for b in epoch(2)[:5]]).toarray())
+
+
+def test_libsvm_float32_stream_stays_float32(svm_paths, svm_rows):
+    X, y = svm_rows
+    source = svm_source(svm_paths, dtype=np.float32)
+    assert all(X_block.dtype == np.float32 for X_block, _, _ in source.blocks())
+    assert next(source.batches(64, np.random.default_rng(0)))[0].dtype == np.float32
+    streamed = SoftmaxClassifier(tol=1e-4).fit(source)
+    in_memory = SoftmaxClassifier(tol=1e-4).fit(X.astype(np.float32), y)
+    assert streamed.coef_.dtype == np.float32
+    assert abs(final_objective(streamed) - final_objective(in_memory)) <= 1e-6 * abs(
+        final_objective(in_memory)
+    )
+
+
+def test_libsvm_width_and_labels_as_in_memory(tmp_path):
+    path = tmp_path / "few.svm"
+    path.write_text("# a comment\n0.5 2:1\n\n1.5 1:-1 3:2 # trailing comment\n0.5 1:3\n")
+    source = StreamingData(path, n_features=5)
+    assert source.shape == (3, 5) and source.classes.dtype == np.float64
+    X_block, labels = next(source.labelled_blocks())
+    assert X_block.shape == (3, 5)
+    np.testing.assert_array_equal(labels, [0.5, 1.5, 0.5])
+
+
+def write_svm_lines(path, n_lines, bad_line=None, bad_text=""):
+    """``n_lines`` LIBSVM rows, line ``bad_line`` (1-based) replaced by ``bad_text``."""
+    lines = [f"{k % 2} 1:{k * 0.25} 3:1.5" for k in range(n_lines)]
+    if bad_line is not None:
+        lines[bad_line - 1] = bad_text
+    path.write_text("\n".join(lines) + "\n")
+
+
+@pytest.mark.parametrize(
+    ("bad_text", "kwargs", "message"),
+    [
+        ("1 1:0.5 2:nan", {}, r"NaN value for feature 2 at row 1500 of .*bad\.svm"),
+        ("1 2:inf", {}, r"infinite value for feature 2 at row 1500 of"),
+        ("nan 1:1", {}, r"NaN label at row 1500 of"),
+        ("1 0:1.5 2:1", {}, r"feature index 0 found, but LIBSVM feature indices start at 1"),
+        ("1 1:1 7:1", {"n_features": 5}, r"bad\.svm uses feature index 7 but n_features=5"),
+        ("1 1:1e39", {"dtype": np.float32}, r"too large for float32 .*feature 1 at row 1500"),
+    ],
+)
+def test_bad_libsvm_values_are_reported_with_file_and_row(tmp_path, bad_text, kwargs, message):
+    path = tmp_path / "bad.svm"
+    write_svm_lines(path, 2000, bad_line=1500, bad_text=bad_text)  # in a later block
+    with pytest.raises(DataFileError, match=message):
+        StreamingData(path, block_rows=200, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"target": "label"}, r"target='label' cannot .* its label leads each line"),
+        ({"features": ["f0"]}, r"features=\.\.\. cannot .* numbers, not names"),
+        ({"weight_column": "w"}, r"weight_column='w' cannot .*: it has no weights"),
+    ],
+)
+def test_libsvm_refuses_named_columns(svm_paths, kwargs, message):
+    with pytest.raises(DataFileError, match=message):
+        StreamingData(svm_paths["plain"], **kwargs)
 
 
 # ---------------------------------------------------------------------------
@@ -390,3 +573,26 @@ def test_cli_trains_from_a_stream_and_scores_it_block_by_block(rows, paths, tmp_
     assert refused.returncode == 2
     assert "with --stream hold out a separate file with --test" in refused.stderr
     assert "Traceback" not in refused.stderr
+
+
+def test_cli_trains_from_a_libsvm_stream(svm_paths, svm_rows, tmp_path):
+    X, y = svm_rows
+    test_path = tmp_path / "test.svm"
+    narrow = X[:100].tocsc()[:, :6].tocsr()  # uses fewer features than the training file
+    dump_svmlight_file(narrow, y[:100], str(test_path), zero_based=False)
+    model_path = tmp_path / "m.safetensors"
+    completed = subprocess.run(
+        [
+            *(softmax_command(), "train", str(svm_paths["plain"]), "--stream"),
+            *("--block-rows", "120", "--test", str(test_path), "-o", str(model_path), "--quiet"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert completed.returncode == 0, completed.stderr
+    metrics = json.loads((tmp_path / "m_run" / "metrics.json").read_text())
+    in_memory = SoftmaxClassifier(standardize=True).fit(X, y)
+    assert metrics["train"]["n_samples"] == 600 and metrics["test"]["n_samples"] == 100
+    assert metrics["train"]["accuracy"] == pytest.approx(in_memory.score(X, y), abs=2e-3)
+    assert metrics["train"]["labels"] == SVM_LABELS.tolist()

@@ -71,11 +71,21 @@ class CheckpointWriter:
         self.every = int(every)
         self.description = description
         self.seed = int(seed)
+        self.last_saved = None  # iteration of the last checkpoint written by this writer
 
     def __call__(self, info):
         if info.state is not None and info.iteration % self.every == 0:
             save(self.path, info.state(), self.description, self.seed)
+            self.last_saved = info.iteration
         return False
+
+    def whereabouts(self):
+        """One sentence for error messages: where the last checkpoint is, and of when."""
+        if self.last_saved is not None:
+            return f"The last checkpoint (iteration {self.last_saved}) is in {self.path}."
+        if self.path.exists():
+            return f"The checkpoint in {self.path} is from before this fit started."
+        return f"No checkpoint was written yet (every {self.every} iterations)."
 
 
 def save(path, state, description, seed):

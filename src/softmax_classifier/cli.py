@@ -16,6 +16,7 @@ import signal
 import sys
 import threading
 import warnings
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +35,7 @@ from rich.table import Table
 from softmax_classifier import math as sm
 from softmax_classifier import model_file, plots
 from softmax_classifier._version import __version__
-from softmax_classifier.data import StreamingData
+from softmax_classifier.data import DaskData, DaskFitError, StreamingData
 from softmax_classifier.estimator import (
     SOLVER_NAMES,
     SoftmaxClassifier,
@@ -48,6 +49,7 @@ from softmax_classifier.solvers import choose_solver
 __all__ = ["build_parser", "main"]
 
 EXIT_ERROR = 2
+EXIT_CLUSTER = 3
 EXIT_INTERRUPTED = 130
 
 
@@ -64,8 +66,8 @@ def _train(args):
     dtype = np.float32 if args.float32 else np.float64
     if args.resume and not args.checkpoint_dir:
         raise CommandError("--resume needs --checkpoint-dir: where the checkpoint is")
-    if args.stream:
-        return _train_stream(args, dtype)
+    if args.stream or args.scheduler is not None or args.dask_workers is not None:
+        return _train_source(args, dtype)
     if args.test_size is None:
         args.test_size = 0.2
     train = read_data(
@@ -93,20 +95,7 @@ def _train(args):
         train_xy, test_xy = _split(train.X, train.y, args.test_size, args.seed)
     else:
         train_xy, test_xy = (train.X, train.y), None
-    model = SoftmaxClassifier(
-        alpha=args.alpha,
-        solver=args.solver,
-        max_iter=args.max_iter,
-        tol=args.tol,
-        learning_rate=args.learning_rate,
-        batch_size=args.batch_size,
-        momentum=args.momentum,
-        class_weight=args.class_weight,
-        random_state=args.seed,
-        standardize=not args.no_standardize,
-        checkpoint_dir=args.checkpoint_dir,
-        checkpoint_every=args.checkpoint_every,
-    )
+    model = _model_from_args(args)
     image_shape = plots.parse_image_shape(args.image_shape) if args.image_shape else None
     return _fit_and_report(
         model,
@@ -122,21 +111,116 @@ def _train(args):
     )
 
 
-def _train_stream(args, dtype):
-    """``softmax train --stream``: fit from the file batch by batch, score it the same way."""
+def _train_source(args, dtype):
+    """``softmax train --stream`` or ``--scheduler``/``--dask-workers``: rows not held here.
+
+    The training (and ``--test``) rows are read batch by batch from the file
+    (``--stream``) or by the workers of a Dask cluster, fitted that way, and
+    scored block by block.
+    """
+    on_dask = args.scheduler is not None or args.dask_workers is not None
+    how = "--scheduler/--dask-workers" if on_dask else "--stream"
+    if args.stream and on_dask:
+        raise CommandError(
+            "--stream reads the file here, --scheduler/--dask-workers on a Dask cluster: choose one"
+        )
     if args.test_size:
         raise CommandError(
-            "--test-size needs all rows in memory; with --stream hold out a separate "
-            "file with --test"
+            f"--test-size needs all rows in memory; with {how} hold out a separate file with --test"
         )
     if args.block_rows < 1:
         raise CommandError(f"--block-rows must be positive; got {args.block_rows}")
+    with _dask_client(args) if on_dask else nullcontext() as client:
+        if on_dask:
+            source = _dask_reader(args, dtype, client)
+            where = f"{args.data} (on Dask, scheduler {client.scheduler.address})"
+        else:
+            source = _stream_reader(args, dtype)
+            where = f"{args.data} (streamed)"
+        train = source(args.data, args.format, _split_names(args.features))
+        test = None
+        if args.test is not None:
+            # A LIBSVM test file is read as wide as the training data.
+            test = source(args.test, args.test_format, train.feature_names, train.n_features)
+        return _fit_source_and_report(args, train, test, where)
+
+
+def _stream_reader(args, dtype):
+    """``read(path, format, features, n_features=None)`` -> StreamingData."""
     options = {"dtype": dtype, "block_rows": args.block_rows}
-    train = StreamingData(args.data, args.target, _split_names(args.features), **options)
-    test = None
-    if args.test is not None:
-        test = StreamingData(args.test, args.target, train.feature_names, **options)
-    model = SoftmaxClassifier(
+
+    def read(path, format, features, n_features=None):
+        # LIBSVM lines carry their labels (and --target is ignored, as without --stream).
+        libsvm = (format or detect_format(path)) == "libsvm"
+        target = None if libsvm else args.target
+        return StreamingData(
+            path, target, features, format=format, n_features=n_features, **options
+        )
+
+    return read
+
+
+def _dask_reader(args, dtype, client):
+    """``read(path, format, features, n_features=None)`` -> DaskData read by the workers."""
+    import dask.dataframe as dd
+
+    def read(path, format, features, n_features=None):
+        format = format or detect_format(path)
+        if format not in ("parquet", "csv"):
+            raise CommandError(
+                f"with --scheduler/--dask-workers the workers read the data: {path} must be "
+                f"Parquet (a file or a directory) or CSV, not {format}"
+            )
+        if args.target is None:
+            raise CommandError("--target is required: the label column")
+        frame = dd.read_parquet(path) if format == "parquet" else dd.read_csv(path)
+        columns = [str(c) for c in frame.columns]
+        if features is None:
+            features = [c for c in columns if c != args.target]
+        missing = [c for c in [args.target, *features] if c not in columns]
+        if missing:
+            raise CommandError(f"{path} has no column {missing[0]!r}; it has {columns}")
+        if n_features is not None and len(features) != n_features:
+            raise CommandError(f"{path} has {len(features)} features; expected {n_features}")
+        return DaskData(frame[features], frame[args.target], client=client, dtype=dtype)
+
+    return read
+
+
+@contextmanager
+def _dask_client(args):
+    """A client of the cluster at ``--scheduler``, or of a local one of ``--dask-workers``."""
+    try:
+        import distributed
+    except ImportError:
+        raise CommandError(
+            "--scheduler/--dask-workers need dask.distributed: "
+            "pip install 'softmax-classifier[dask]'"
+        ) from None
+    if args.scheduler is not None:
+        try:
+            client = distributed.Client(args.scheduler, timeout=args.dask_timeout)
+        except (OSError, TimeoutError) as error:
+            raise CommandError(
+                f"cannot reach the Dask scheduler at {args.scheduler}: {_one_line(error)}"
+            ) from None
+        with client:
+            yield client
+        return
+    if args.dask_workers < 1:
+        raise CommandError(f"--dask-workers must be at least 1; got {args.dask_workers}")
+    with (
+        distributed.LocalCluster(
+            n_workers=args.dask_workers, processes=True, dashboard_address=":0"
+        ) as cluster,
+        distributed.Client(cluster, timeout=args.dask_timeout) as client,
+    ):
+        yield client
+
+
+def _model_from_args(args):
+    """The estimator ``softmax train``'s options describe."""
+    return SoftmaxClassifier(
         alpha=args.alpha,
         solver=args.solver,
         max_iter=args.max_iter,
@@ -150,6 +234,10 @@ def _train_stream(args, dtype):
         checkpoint_dir=args.checkpoint_dir,
         checkpoint_every=args.checkpoint_every,
     )
+
+
+def _fit_source_and_report(args, train, test, where):
+    model = _model_from_args(args)
     image_shape = plots.parse_image_shape(args.image_shape) if args.image_shape else None
     return _fit_and_report(
         model,
@@ -160,7 +248,7 @@ def _train_stream(args, dtype):
         run_dir=Path(args.run_dir) if args.run_dir else None,
         image_shape=image_shape,
         quiet=args.quiet,
-        source=f"{args.data} (streamed)",
+        source=where,
         resume=args.resume,
     )
 
@@ -578,7 +666,7 @@ def _key_value_table():
 
 
 def _metrics(model, X, y):
-    if isinstance(X, StreamingData):  # scored block by block, like it was fitted
+    if isinstance(X, (StreamingData, DaskData)):  # scored block by block, like it was fitted
         metrics = MetricsAccumulator(model.classes_)
         for X_block, labels in X.labelled_blocks():
             labels = _match_label_type(labels, model.classes_)
@@ -813,8 +901,8 @@ def build_parser():
     train.add_argument(
         "--stream",
         action="store_true",
-        help="read DATA (Parquet file or directory, or CSV) batch by batch instead of loading "
-        "it: for data larger than memory; every pass of the solver reads the file",
+        help="read DATA (Parquet file or directory, CSV or LIBSVM) batch by batch instead of "
+        "loading it: for data larger than memory; every pass of the solver reads the file",
     )
     train.add_argument(
         "--checkpoint-dir",
@@ -839,6 +927,25 @@ def build_parser():
         help="rows per batch read with --stream",
     )
     train.add_argument("--image-shape", help="HxW: the features are image pixels; draw weights.png")
+    dask = train.add_mutually_exclusive_group()
+    dask.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="fit on the Dask cluster of this scheduler (e.g. tcp://host:8786): its workers "
+        "read DATA (Parquet or CSV, at a path they can all see) and evaluate it where it lies",
+    )
+    dask.add_argument(
+        "--dask-workers",
+        type=int,
+        metavar="N",
+        help="fit on a Dask cluster of N worker processes started on this machine",
+    )
+    train.add_argument(
+        "--dask-timeout",
+        type=float,
+        default=30.0,
+        help="seconds to wait for the Dask scheduler, on connecting and after losing it",
+    )
 
     predict = command("predict", "predict labels (and probabilities) for a data file", _predict)
     predict.add_argument("model", help="model file written by 'softmax train'")
@@ -921,7 +1028,9 @@ def main(argv=None):
     -------
     int
         Exit status: 0 success, 1 a failed check (gradcheck) or an internal
-        error, 2 a usage or data problem, 130 interrupted.
+        error, 2 a usage or data problem, 3 a Dask cluster that failed during
+        the fit (lost scheduler, killed workers; checkpoints are kept), 130
+        interrupted.
     """
     args = build_parser().parse_args(argv)
     try:
@@ -935,6 +1044,11 @@ def main(argv=None):
         # The reader went away (e.g. `softmax predict ... | head`): not an error.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except DaskFitError as error:
+        if args.debug:
+            raise
+        print(f"softmax: error: the Dask cluster failed: {_one_line(error)}", file=sys.stderr)
+        return EXIT_CLUSTER
     except (ValueError, OSError) as error:
         # Bad data, bad model files, feature mismatches, unwritable outputs: the
         # user's to fix, said in one line.

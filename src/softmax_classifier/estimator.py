@@ -32,7 +32,7 @@ from threadpoolctl import threadpool_limits
 from softmax_classifier import checkpoint, model_file
 from softmax_classifier import math as sm
 from softmax_classifier._version import __version__
-from softmax_classifier.data import InMemoryData, StreamingData
+from softmax_classifier.data import DaskData, DaskFitError, InMemoryData, StreamingData
 from softmax_classifier.objective import SoftmaxObjective
 from softmax_classifier.solvers import SOLVERS, STOCHASTIC_SOLVERS, choose_solver
 from softmax_classifier.solvers._result import CONVERGED, MAX_ITER, STOPPED
@@ -250,15 +250,20 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
 
     # -- fitting ----------------------------------------------------------------
     def fit(self, X, y=None, sample_weight=None, *, callback=None, resume=False):
-        """Fit the model to ``(X, y)``, or to the rows of a streaming data source.
+        """Fit the model to ``(X, y)``: arrays, Dask collections or a data source.
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features) or StreamingData
-            Numeric features; float32 input is kept in float32. A
-            :class:`~softmax_classifier.data.StreamingData` source brings its
-            own labels and weights (then ``y`` and ``sample_weight`` must be
-            None) and is read batch by batch, never all at once.
+        X : {array-like, sparse matrix, dask collection, data source}
+            Shape (n_samples, n_features). Numeric features; float32 input is
+            kept in float32.
+            A ``dask.array`` or ``dask.dataframe`` (with ``y`` and
+            ``sample_weight`` of the same kind and row blocks) is fitted on its
+            cluster, see :class:`~softmax_classifier.data.DaskData`. A
+            :class:`~softmax_classifier.data.StreamingData` or
+            :class:`~softmax_classifier.data.DaskData` source brings its own
+            labels and weights (then ``y`` and ``sample_weight`` must be None);
+            a streaming source is read batch by batch, never all at once.
         y : array-like of shape (n_samples,)
             Labels of any type (ints, strings, ...); at least two classes.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -281,7 +286,10 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         if resume and self.checkpoint_dir is None:
             raise ValueError("resume=True needs checkpoint_dir: where the checkpoint is.")
         self._resume = bool(resume)
-        if isinstance(X, StreamingData):
+        if _is_dask_collection(X):
+            X = DaskData(X, y, sample_weight)
+            y = sample_weight = None
+        if isinstance(X, (StreamingData, DaskData)):
             return self._fit_source(X, y, sample_weight, callback)
         if y is None:
             raise ValueError(
@@ -316,10 +324,11 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         """``fit`` on a source not held here: the same steps, each a pass over the source."""
         if y is not None or sample_weight is not None:
             raise ValueError(
-                "A StreamingData source brings its own labels and weights: "
-                "pass y=None and sample_weight=None (use its weight_column)."
+                "A data source (StreamingData, DaskData) brings its own labels and "
+                "weights: pass y=None and sample_weight=None."
             )
         classes = source.classes
+        check_classification_targets(classes)
         if len(classes) < 2:
             raise ValueError(
                 "SoftmaxClassifier needs samples of at least 2 classes; "
@@ -331,11 +340,13 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
             weighted = source.transformed(class_weight=class_weight)
             mean, scale = _streamed_mean_and_scale(weighted)
         self.feature_mean_, self.feature_scale_ = mean, scale
-        view = source.transformed(mean=mean, scale=scale, class_weight=class_weight)
+        centre = None if source.is_sparse else mean  # sparse rows are scaled only
+        view = source.transformed(mean=centre, scale=scale, class_weight=class_weight)
         x0_state = self._warm_start_params(classes, source.n_features)
         self.classes_ = classes
         self.n_features_in_ = source.n_features
-        self.feature_names_in_ = np.asarray(source.feature_names, dtype=object)
+        if source.feature_names is not None:
+            self.feature_names_in_ = np.asarray(source.feature_names, dtype=object)
         objective = SoftmaxObjective(
             view, len(classes), alpha=self.alpha, fit_intercept=self.fit_intercept
         )
@@ -666,7 +677,12 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         small = X.shape[0] * X.shape[1] < _SINGLE_THREAD_ENTRIES
         start = time.perf_counter()
         with threadpool_limits(limits=1, user_api="blas") if small else nullcontext():
-            result = minimize(objective, x0, tol=self.tol, callback=callback, **kwargs)
+            try:
+                result = minimize(objective, x0, tol=self.tol, callback=callback, **kwargs)
+            except DaskFitError as error:
+                if writer is None:
+                    raise
+                raise DaskFitError(f"{error} {writer.whereabouts()}") from error
         elapsed = time.perf_counter() - start
         coef, intercept = objective.unpack(result.params)
         self.coef_ = coef.astype(X.dtype)
@@ -752,6 +768,11 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
                 f"solver_options {sorted(unknown)} are not options of solver {self.solver!r}; "
                 f"it accepts {sorted(allowed)}."
             )
+
+
+def _is_dask_collection(X):
+    """Whether X is a Dask array or dataframe (without importing Dask)."""
+    return type(X).__module__.split(".")[0] == "dask" and hasattr(X, "to_delayed")
 
 
 def _chain(*callbacks):

@@ -332,8 +332,12 @@ class _Rows:
         return where
 
 
-def _as_dtype(X, dtype, path):
-    """``X`` in ``dtype``, refusing finite values that float32 cannot hold."""
+def _as_dtype(X, dtype, path, first_row=0):
+    """``X`` in ``dtype``, refusing finite values that float32 cannot hold.
+
+    ``first_row``: rows of the data before ``X`` (sparse ``X`` read in blocks),
+    added to the row in the message.
+    """
     if X.dtype == dtype:
         return X
     if dtype == np.float32:
@@ -343,7 +347,7 @@ def _as_dtype(X, dtype, path):
             if sp.issparse(X):
                 k = int(np.argmax(too_big))
                 row = int(np.searchsorted(X.indptr, k, side="right")) - 1
-                where = f"feature {X.indices[k] + 1} at row {row + 1}"
+                where = f"feature {X.indices[k] + 1} at row {first_row + row + 1}"
             else:
                 row, col = np.unravel_index(int(np.argmax(too_big)), too_big.shape)
                 where = f"X at row {row}, column {col} (0-based)"
@@ -560,34 +564,14 @@ def _read_libsvm(path, features, n_features):
         )
     from sklearn.datasets import load_svmlight_file
 
-    try:
-        with _reading(path):
-            X, y = load_svmlight_file(path, dtype=np.float64, zero_based=False)
-    except DataFileError as exc:
-        if "Invalid index 0" in str(exc):
-            raise DataFileError(
-                f"cannot read {path}: feature index 0 found, but LIBSVM feature indices "
-                "start at 1 (rewrite zero-based svmlight files with 1-based indices)"
-            ) from exc.__cause__
-        raise
+    with _reading_libsvm(path):
+        X, y = load_svmlight_file(path, dtype=np.float64, zero_based=False)
     n_samples = X.shape[0]
     if n_samples == 0:
         raise DataFileError(f"no data rows in {path}")
-
-    finite = np.isfinite(y)
-    if not finite.all():
-        i = int(np.argmin(finite))
-        problem = "NaN label" if np.isnan(y[i]) else "infinite label"
-        raise DataFileError(f"{problem} at row {i + 1} of {path}")
-    if np.all(y == np.trunc(y)) and np.all(np.abs(y) < 2.0**63):
+    _check_libsvm_rows(X, y, path)
+    if _integral_labels(y):
         y = y.astype(np.int64)
-
-    finite = np.isfinite(X.data)
-    if not finite.all():
-        k = int(np.argmin(finite))
-        row = int(np.searchsorted(X.indptr, k, side="right")) - 1
-        problem = "NaN value" if np.isnan(X.data[k]) else "infinite value"
-        raise DataFileError(f"{problem} for feature {X.indices[k] + 1} at row {row + 1} of {path}")
 
     if n_features is not None:
         if X.shape[1] > n_features:
@@ -596,6 +580,53 @@ def _read_libsvm(path, features, n_features):
             )
         X = sp.csr_matrix((X.data, X.indices, X.indptr), shape=(n_samples, n_features))
     return X, y, None
+
+
+@contextmanager
+def _reading_libsvm(path):
+    """:func:`_reading` for LIBSVM files: a zero feature index is explained."""
+    try:
+        with _reading(path):
+            yield
+    except DataFileError as exc:
+        if "Invalid index 0" in str(exc):
+            raise DataFileError(
+                f"cannot read {path}: feature index 0 found, but LIBSVM feature indices "
+                "start at 1 (rewrite zero-based svmlight files with 1-based indices)"
+            ) from exc.__cause__
+        raise
+
+
+def _check_libsvm_rows(X, y, path, first_row=0):
+    """Refuse NaN or infinite labels and values in rows read from a LIBSVM file.
+
+    Parameters
+    ----------
+    X : CSR matrix of shape (n_rows, n_features)
+    y : ndarray of shape (n_rows,)
+        float64 labels as parsed.
+    path : str
+    first_row : int, default=0
+        Rows of the file before these (a file read in blocks), for the message.
+    """
+    finite = np.isfinite(y)
+    if not finite.all():
+        i = int(np.argmin(finite))
+        problem = "NaN label" if np.isnan(y[i]) else "infinite label"
+        raise DataFileError(f"{problem} at row {first_row + i + 1} of {path}")
+    finite = np.isfinite(X.data)
+    if not finite.all():
+        k = int(np.argmin(finite))
+        row = int(np.searchsorted(X.indptr, k, side="right")) - 1
+        problem = "NaN value" if np.isnan(X.data[k]) else "infinite value"
+        raise DataFileError(
+            f"{problem} for feature {X.indices[k] + 1} at row {first_row + row + 1} of {path}"
+        )
+
+
+def _integral_labels(y):
+    """Whether float64 LIBSVM labels are all whole numbers that int64 can hold."""
+    return bool(np.all(y == np.trunc(y)) and np.all(np.abs(y) < 2.0**63))
 
 
 # ------------------------------------------------------------------------------- npz

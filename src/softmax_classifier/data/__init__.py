@@ -5,10 +5,12 @@ A data source offers ``n_samples``, ``n_features``, ``dtype``, ``total_weight``,
 ``batches(batch_size, rng)`` (one epoch of shuffled mini-batches).
 
 :class:`InMemoryData` walks arrays held in memory; :class:`StreamingData` reads
-Parquet or CSV files batch by batch, for data larger than memory.
+Parquet, CSV or LIBSVM files batch by batch, for data larger than memory;
+:class:`DaskData` keeps rows on a Dask cluster and evaluates blocks there.
 """
 
+from softmax_classifier.data.dask import DaskData, DaskFitError
 from softmax_classifier.data.memory import InMemoryData
 from softmax_classifier.data.stream import StreamingData
 
-__all__ = ["InMemoryData", "StreamingData"]
+__all__ = ["DaskData", "DaskFitError", "InMemoryData", "StreamingData"]

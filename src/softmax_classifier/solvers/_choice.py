@@ -45,7 +45,7 @@ def choose_solver(X, n_classes, fit_intercept=True):
     """
     n_features = X.shape[1]
     n_params = n_classes * (n_features + int(bool(fit_intercept)))
-    if sp.issparse(X):
+    if sp.issparse(X) or getattr(X, "is_sparse", False):  # a matrix or a sparse data source
         return "newton-cg", (
             "sparse X: Newton-CG with a diagonal preconditioner needs the fewest data passes"
         )
