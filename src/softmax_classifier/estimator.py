@@ -347,6 +347,8 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         self.n_features_in_ = source.n_features
         if source.feature_names is not None:
             self.feature_names_in_ = np.asarray(source.feature_names, dtype=object)
+        elif hasattr(self, "feature_names_in_"):  # from an earlier fit
+            del self.feature_names_in_
         objective = SoftmaxObjective(
             view, len(classes), alpha=self.alpha, fit_intercept=self.fit_intercept
         )

@@ -22,6 +22,7 @@ import scipy.sparse as sp
 
 from softmax_classifier.data._parallel import add_in_order
 from softmax_classifier.data._transform import Transform, Transformable
+from softmax_classifier.data.stream import _totals_by_label
 
 __all__ = ["DaskData", "DaskFitError"]
 
@@ -139,8 +140,6 @@ class DaskData(Transformable):
         self.block_rows = [s["n_rows"] for s in summaries]
         self.n_samples = int(sum(self.block_rows))
         self.n_features = summaries[0]["n_features"]
-        from softmax_classifier.data.stream import _totals_by_label
-
         self.classes, self.class_totals, self.class_counts = _totals_by_label(
             [s["labels"] for s in summaries]
         )
@@ -437,8 +436,6 @@ def _column(v, name):
 
 def _summarise_block(block):
     """Row count, labels with their weights, and the first bad value of a block."""
-    from softmax_classifier.data.stream import _totals_by_label
-
     X, y, w = block
     problem = None
     values = X.data if sp.issparse(X) else X
