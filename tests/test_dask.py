@@ -181,6 +181,26 @@ def test_repeated_fits_are_bit_identical(client, rows):
     assert np.array_equal(first.coef_, second.coef_)
 
 
+def test_predictions_of_dask_input_are_lazy_dask_arrays_equal_to_in_memory(client, rows):
+    X, y, w = rows
+    model = SoftmaxClassifier().fit(X, y, sample_weight=w)
+    X_dask = da.from_array(X, chunks=(700, 3))
+    for method in ("predict", "predict_proba", "predict_log_proba", "decision_function"):
+        lazy = getattr(model, method)(X_dask)
+        assert isinstance(lazy, da.Array) and lazy.numblocks[0] == 4
+        np.testing.assert_array_equal(lazy.compute(), getattr(model, method)(X))
+    frame = pd.DataFrame(X, columns=[f"f{j}" for j in range(X.shape[1])])
+    named = SoftmaxClassifier().fit(frame, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the partitions keep their column names
+        lazy = named.predict_proba(dd.from_pandas(frame, npartitions=3))
+        np.testing.assert_array_equal(lazy.compute(), named.predict_proba(frame))
+    sparse = sp.csr_matrix(np.where(X > 1, X, 0.0))
+    sparse_model = SoftmaxClassifier().fit(sparse, y)
+    lazy = sparse_model.predict(da.from_array(sparse, chunks=(1000, 6), asarray=False))
+    np.testing.assert_array_equal(lazy.compute(), sparse_model.predict(sparse))
+
+
 # ---------------------------------------------------------------------------
 # Bad input is named
 # ---------------------------------------------------------------------------

@@ -464,7 +464,9 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        X : {array-like, sparse matrix, dask collection} of shape (n_samples, n_features)
+            A Dask array or dataframe gives a lazy Dask array (one block per
+            block of ``X``), computed where ``X``'s blocks are.
 
         Returns
         -------
@@ -472,6 +474,8 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
             For two classes, scikit-learn's convention: the log-odds of
             ``classes_[1]`` against ``classes_[0]``.
         """
+        if _is_dask_collection(X):
+            return self._dask_predictions(X, "decision_function")
         raw = self._raw_prediction(X)
         if raw.shape[1] == 2:
             return raw[:, 1] - raw[:, 0]
@@ -482,13 +486,16 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        X : {array-like, sparse matrix, dask collection} of shape (n_samples, n_features)
+            Dask input gives a lazy Dask array, as in :meth:`decision_function`.
 
         Returns
         -------
         ndarray of shape (n_samples,)
             Labels from ``classes_``.
         """
+        if _is_dask_collection(X):
+            return self._dask_predictions(X, "predict")
         raw = self._raw_prediction(X)
         return self.classes_[np.argmax(raw, axis=1)]
 
@@ -497,13 +504,16 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        X : {array-like, sparse matrix, dask collection} of shape (n_samples, n_features)
+            Dask input gives a lazy Dask array, as in :meth:`decision_function`.
 
         Returns
         -------
         ndarray of shape (n_samples, n_classes)
             Columns in the order of ``classes_``; rows sum to one.
         """
+        if _is_dask_collection(X):
+            return self._dask_predictions(X, "predict_proba")
         return sm.softmax(self._raw_prediction(X))
 
     def predict_log_proba(self, X):
@@ -511,13 +521,46 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        X : {array-like, sparse matrix, dask collection} of shape (n_samples, n_features)
+            Dask input gives a lazy Dask array, as in :meth:`decision_function`.
 
         Returns
         -------
         ndarray of shape (n_samples, n_classes)
         """
+        if _is_dask_collection(X):
+            return self._dask_predictions(X, "predict_log_proba")
         return sm.log_softmax(self._raw_prediction(X))
+
+    def _dask_predictions(self, X, method):
+        """``method`` of each block of a Dask array or dataframe, as one lazy Dask array."""
+        import dask
+        import dask.array as da
+
+        check_is_fitted(self)
+        function = getattr(self, method)
+        # Shape and dtype of one row's output, from a row of zeros.
+        names = getattr(self, "feature_names_in_", None)
+        row = np.zeros((1, self.n_features_in_), dtype=self.coef_.dtype)
+        if names is not None and hasattr(X, "columns"):
+            import pandas as pd
+
+            row = pd.DataFrame(row, columns=names)
+        sample = function(row)
+        if hasattr(X, "columns"):  # a dataframe: partitions of unknown length
+            parts, rows = list(X.to_delayed()), None
+        else:
+            X = X.rechunk({1: -1}) if X.ndim == 2 and X.numblocks[1] > 1 else X
+            parts, rows = list(X.to_delayed().ravel()), X.chunks[0]
+        blocks = [
+            da.from_delayed(
+                dask.delayed(function)(part),
+                shape=(np.nan if rows is None else rows[k], *sample.shape[1:]),
+                dtype=sample.dtype,
+            )
+            for k, part in enumerate(parts)
+        ]
+        return da.concatenate(blocks, axis=0)
 
     # -- model files ------------------------------------------------------------------
     def save(self, path):
