@@ -306,7 +306,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         weights = self._combined_weights(sample_weight, y_encoded, classes, X)
         x0_state = self._warm_start_params(classes, X.shape[1])
         self.classes_ = classes
-        X_solve = self._fit_standardization(X, weights)
+        X_solve = self._fit_standardization(X, y_encoded, weights)
         objective = self._objective(X_solve, y_encoded, weights)
         x0 = objective.zeros() if x0_state is None else objective.pack(*x0_state)
         self._seed = self._new_seed()
@@ -623,17 +623,22 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
             intercept = intercept - coef @ self.feature_mean_
         return sm.raw_prediction(X, coef, intercept)
 
-    def _fit_standardization(self, X, weights):
-        """Learn ``feature_mean_``/``feature_scale_`` and return the standardised ``X``."""
+    def _fit_standardization(self, X, y_encoded, weights):
+        """Learn ``feature_mean_``/``feature_scale_`` and return the standardised ``X``.
+
+        The statistics come from the same two block passes as for streamed
+        and Dask sources, in float64 one block at a time (no float64 copy of
+        float32 ``X``).
+        """
         if not self.standardize:
             self.feature_mean_ = self.feature_scale_ = None
             return X
-        mean, scale = _weighted_mean_and_scale(X, weights)
-        if sp.issparse(X):
-            mean[:] = 0.0  # centring would make it dense
+        mean, scale = _streamed_mean_and_scale(InMemoryData(X, y_encoded, weights))
+        if sp.issparse(X):  # scaled, never centred: the mean is zero
             X_solve = X.multiply((1.0 / scale).astype(X.dtype)).tocsr()
         else:
-            X_solve = (X - mean.astype(X.dtype)) / scale.astype(X.dtype)
+            X_solve = X - mean.astype(X.dtype)
+            X_solve /= scale.astype(X.dtype)
         self.feature_mean_, self.feature_scale_ = mean, scale
         return X_solve
 
@@ -869,20 +874,6 @@ def _scale_from_variance(variance, mean):
     scale = np.sqrt(np.maximum(variance, 0.0))
     scale[~(scale > np.finfo(np.float64).eps * np.maximum(1.0, np.abs(mean)))] = 1.0
     return scale
-
-
-def _weighted_mean_and_scale(X, weights):
-    """Per-feature weighted mean and standard deviation (1 where it is 0), float64."""
-    w = np.ones(X.shape[0]) if weights is None else weights.astype(np.float64)
-    total = w.sum()
-    if sp.issparse(X):
-        mean = np.asarray(X.T @ w, dtype=np.float64).ravel() / total
-        second = np.asarray(X.multiply(X).T @ w, dtype=np.float64).ravel() / total
-        variance = np.maximum(second - mean**2, 0.0)
-    else:
-        mean = (w @ X).astype(np.float64) / total
-        variance = (w @ np.square(X - mean.astype(X.dtype))).astype(np.float64) / total
-    return mean, _scale_from_variance(variance, mean)
 
 
 def load(path):
