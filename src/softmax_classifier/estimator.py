@@ -338,7 +338,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         mean = scale = None
         if self.standardize:
             weighted = source.transformed(class_weight=class_weight)
-            mean, scale = _streamed_mean_and_scale(weighted)
+            mean, scale = _mean_and_scale(weighted)
         self.feature_mean_, self.feature_scale_ = mean, scale
         centre = None if source.is_sparse else mean  # sparse rows are scaled only
         view = source.transformed(mean=centre, scale=scale, class_weight=class_weight)
@@ -633,7 +633,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         if not self.standardize:
             self.feature_mean_ = self.feature_scale_ = None
             return X
-        mean, scale = _streamed_mean_and_scale(InMemoryData(X, y_encoded, weights))
+        mean, scale = _mean_and_scale(InMemoryData(X, y_encoded, weights))
         if sp.issparse(X):  # scaled, never centred: the mean is zero
             X_solve = X.multiply((1.0 / scale).astype(X.dtype)).tocsr()
         else:
@@ -835,12 +835,12 @@ def _chain(*callbacks):
     return lambda info: any([bool(c(info)) for c in callbacks])
 
 
-def _streamed_mean_and_scale(source):
-    """Per-feature weighted mean and standard deviation of a source, in two passes.
+def _mean_and_scale(source):
+    """Per-feature weighted mean and standard deviation of any data source, in two passes.
 
-    Sparse sources: the mean is returned as zeros (rows are scaled, never
-    centred, as in memory), the scale is the standard deviation around the
-    true mean.
+    In memory, streamed or on Dask: the same block sums in float64. Sparse
+    sources: the mean is returned as zeros (rows are scaled, never centred),
+    the scale is the standard deviation around the true mean.
     """
     total, weighted_sum = source.reduce(_first_moment_block)
     mean = weighted_sum / total
