@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint format clean bench bench-quick bench-pass bench-deps bench-scale
+.PHONY: install demo test lint format clean bench bench-quick bench-pass bench-deps bench-scale bench-defaults
 
 install: $(STAMP)
 
@@ -44,6 +44,9 @@ bench-quick: bench-deps
 
 bench-scale: $(STAMP)
 	$(BIN)/python benchmarks/bench_scale.py
+
+bench-defaults: $(STAMP)
+	$(BIN)/python benchmarks/bench_defaults.py $(ARGS)
 
 bench: bench-deps
 	$(BIN)/python benchmarks/bench_pass.py

@@ -14,6 +14,11 @@ load_fashion_mnist
     Fashion-MNIST from its IDX files, pixels scaled to [0, 1] float32.
 load_sector
     LIBSVM ``sector`` (sparse tf-idf, 105 classes), features aligned.
+load_letter
+    LIBSVM ``letter`` (16 features scaled to [-1, 1], 26 classes), dense.
+make_covertype_like
+    Seeded tabular data shaped like Covertype: 10 continuous features of very
+    different scales, 44 one-hot binary columns, 7 imbalanced classes.
 make_dense_classification, make_sparse_classification
     Labels drawn from a random softmax model (a random linear model plus
     Gumbel noise), fixed seed.
@@ -41,7 +46,9 @@ __all__ = [
     "load_dataset",
     "load_digits_dataset",
     "load_fashion_mnist",
+    "load_letter",
     "load_sector",
+    "make_covertype_like",
     "make_dense_classification",
     "make_sparse_classification",
     "read_idx",
@@ -251,6 +258,54 @@ def load_sector(data_dir=DATA_DIR):
     )
 
 
+def load_letter(data_dir=DATA_DIR, use_validation=True):
+    """LIBSVM ``letter``: 16 features in [-1, 1], 26 classes, dense float64.
+
+    Parameters
+    ----------
+    data_dir : Path
+        Folder holding ``letter/``.
+    use_validation : bool, default=True
+        Train on ``letter.scale.tr`` plus ``letter.scale.val`` (15000 rows);
+        False: on ``letter.scale.tr`` only (10500 rows). The test split is
+        ``letter.scale.t`` (5000 rows) either way.
+
+    Returns
+    -------
+    Dataset
+
+    Raises
+    ------
+    DatasetNotFound
+    """
+    from sklearn.datasets import load_svmlight_files
+
+    folder = Path(data_dir) / "letter"
+    names = ["letter.scale.tr", "letter.scale.val", "letter.scale.t"]
+    missing = [name for name in names if not (folder / name).is_file()]
+    if missing:
+        raise DatasetNotFound(f"{folder}: missing {', '.join(missing)}")
+    X_tr, y_tr, X_val, y_val, X_test, y_test = load_svmlight_files(
+        [str(folder / name) for name in names]
+    )
+    if use_validation:
+        X_train, y_train = sp.vstack([X_tr, X_val]), np.concatenate([y_tr, y_val])
+    else:
+        X_train, y_train = X_tr, y_tr
+    classes = np.unique(y_train)
+    return Dataset(
+        "letter",
+        np.ascontiguousarray(X_train.toarray()),
+        np.searchsorted(classes, y_train).astype(np.int64),
+        np.ascontiguousarray(X_test.toarray()),
+        np.searchsorted(classes, y_test).astype(np.int64),
+        len(classes),
+        "LIBSVM letter (scaled to [-1, 1]), "
+        + ("tr + val" if use_validation else "tr")
+        + " for training, .t for testing, dense float64",
+    )
+
+
 # -- synthetic data -----------------------------------------------------------------
 def make_dense_classification(
     n_train, n_test, n_features, n_classes, *, seed=0, dtype=np.float32, logit_scale=3.0
@@ -315,6 +370,76 @@ def make_sparse_classification(
         n_classes,
         f"synthetic tf-idf-like CSR, {density:.2%} dense, labels from a random softmax "
         "model, float64",
+    )
+
+
+def make_covertype_like(n_train=12_000, n_test=4_000, *, seed=0):
+    """Tabular data shaped like Covertype: 54 features of very different scales, 7 classes.
+
+    Columns: 10 continuous features on their natural, very different scales
+    (elevation ~3000 m, aspect 0-360 degrees, slope 0-60, four distances
+    0-7000 m, three hillshade indices 0-255), then 4 one-hot "wilderness" and
+    40 one-hot "soil" binary columns (44 binary). Labels are drawn from a
+    softmax of logits that are *not* linear in the features (each class
+    prefers a band of elevation, plus linear and soil/wilderness effects), so a
+    linear model cannot reach the Bayes rate, as on the real data. Class
+    frequencies are imbalanced, roughly as Covertype's (two large classes, one
+    below 1%). Float64, fixed seed.
+
+    Parameters
+    ----------
+    n_train, n_test : int
+    seed : int
+
+    Returns
+    -------
+    Dataset
+    """
+    rng = np.random.default_rng(seed)
+    n, n_classes = n_train + n_test, 7
+    elevation = rng.normal(2960.0, 280.0, n)
+    aspect = rng.uniform(0.0, 360.0, n)
+    slope = np.clip(rng.gamma(3.0, 4.7, n), 0.0, 66.0)
+    distances = np.column_stack(
+        [
+            rng.gamma(1.5, 180.0, n),  # to water, horizontal
+            rng.normal(46.0, 58.0, n),  # to water, vertical (can be negative)
+            rng.gamma(1.8, 1300.0, n),  # to roads
+            rng.gamma(1.8, 1100.0, n),  # to fire points
+        ]
+    )
+    hillshade = np.clip(rng.normal([212.0, 223.0, 142.0], [27.0, 20.0, 38.0], (n, 3)), 0, 255)
+    wilderness = rng.choice(4, size=n, p=[0.45, 0.05, 0.44, 0.06])
+    # Soil type depends on wilderness area (as on the real data): a per-area distribution.
+    soil_probs = rng.dirichlet(np.full(40, 0.3), size=4)
+    soil = np.array([rng.choice(40, p=soil_probs[w]) for w in wilderness])
+    continuous = np.column_stack([elevation, aspect, slope, distances, hillshade])
+    binary = np.zeros((n, 44))
+    binary[np.arange(n), wilderness] = 1.0
+    binary[np.arange(n), 4 + soil] = 1.0
+    X = np.hstack([continuous, binary])
+
+    # Logits: a preferred elevation band per class (quadratic, not linear in X),
+    # linear effects of the standardised continuous features, soil and wilderness
+    # effects, and intercepts that make the classes imbalanced.
+    z = (continuous - continuous.mean(axis=0)) / continuous.std(axis=0)
+    centres = np.array([0.3, -0.1, -1.6, -2.4, 0.0, -1.2, 1.6])
+    widths = np.array([0.6, 0.7, 0.6, 0.4, 0.5, 0.6, 0.5])
+    logits = -0.5 * ((z[:, [0]] - centres) / widths) ** 2
+    logits += z @ (0.4 * rng.standard_normal((10, n_classes)))
+    logits += binary @ (0.8 * rng.standard_normal((44, n_classes)))
+    logits += np.array([1.4, 1.7, -0.2, -2.6, -1.0, -0.6, -0.5])
+    y = np.argmax(logits + rng.gumbel(size=logits.shape), axis=1).astype(np.int64)
+    return Dataset(
+        f"covertype-like-{_short(n_train)}",
+        X[:n_train],
+        y[:n_train],
+        X[n_train:],
+        y[n_train:],
+        n_classes,
+        "synthetic Covertype-like: 10 continuous features on raw scales (1 to ~7000), "
+        "44 one-hot binary columns, 7 imbalanced classes from a non-linear softmax model, "
+        "float64",
     )
 
 
