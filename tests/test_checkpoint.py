@@ -155,6 +155,25 @@ def test_checkpoint_of_another_fit_is_refused(digits, tmp_path):
         SoftmaxClassifier(**params("gd", tmp_path)).fit(X, y, resume=True)
 
 
+def test_checkpoint_of_other_data_with_the_same_shape_and_classes_is_refused(digits, tmp_path):
+    # Regression: --resume accepted a checkpoint made on different data of the
+    # same shape and classes (exit 0, coefficients off by 0.76).
+    X, y = digits
+    SoftmaxClassifier(**params("lbfgs", tmp_path)).fit(
+        X, y, callback=lambda info: info.iteration >= 4
+    )
+    other = np.random.default_rng(0).permutation(X.ravel()).reshape(X.shape)
+    with pytest.raises(CheckpointError, match=r"different fit.*data_fingerprint"):
+        SoftmaxClassifier(**params("lbfgs", tmp_path)).fit(other, y, resume=True)
+    relabelled = np.roll(y, 1)  # same labels, other rows
+    with pytest.raises(CheckpointError, match=r"different fit.*data_fingerprint"):
+        SoftmaxClassifier(**params("lbfgs", tmp_path)).fit(X, relabelled, resume=True)
+    weights = np.ones(len(y))
+    weights[0] = 2.0
+    with pytest.raises(CheckpointError, match=r"different fit.*data"):
+        SoftmaxClassifier(**params("lbfgs", tmp_path)).fit(X, y, weights, resume=True)
+
+
 def test_damaged_checkpoint_is_a_clear_error_and_temp_files_are_ignored(digits, tmp_path):
     X, y = digits
     SoftmaxClassifier(**params("lbfgs", tmp_path)).fit(

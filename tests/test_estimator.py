@@ -209,6 +209,7 @@ def test_predict_before_fit_raises():
 BAD_PARAMS = [
     ({"alpha": -1}, r"alpha"),
     ({"alpha": np.nan}, r"alpha"),
+    ({"alpha": "big"}, r"alpha"),
     ({"solver": "nope"}, r"solver.*nope"),
     ({"max_iter": 0}, r"max_iter"),
     ({"max_iter": 2.5}, r"max_iter"),
@@ -541,7 +542,7 @@ def test_partial_fit_errors(solver, iris):
 def test_partial_fit_learns_digits_in_chunks(solver, digits):
     X, y = digits
     classes = np.arange(10)
-    clf = SoftmaxClassifier(solver=solver, random_state=0)
+    clf = SoftmaxClassifier(solver=solver, random_state=0, alpha=1e-3)
     chunks = np.array_split(np.random.default_rng(0).permutation(len(y)), 9)
     objective = [loss(np.zeros((10, 64)), np.zeros(10), X, y, alpha=clf.alpha)]
     n_calls = 0
@@ -632,3 +633,117 @@ def test_huge_feature_scale_deterministic_solvers_make_progress(solver):
         # all that can be asked of it here (the advice to standardise applies).
         return
     assert clf.score(X, y) >= 0.7, report.message
+
+
+# -- defaults and hardening (issue 10) ---------------------------------------------------
+
+
+def test_default_alpha_is_scikit_learns_c_equal_one(iris):
+    # The old default alpha=1e-3 ignored the number of rows; "auto" is 1 / sum(weights),
+    # scikit-learn's C = 1. Oracle: LogisticRegression() reaches the same optimum.
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = iris
+    ours = SoftmaxClassifier(tol=1e-10).fit(X, y)
+    assert ours.alpha_ == pytest.approx(1 / len(y), rel=1e-15)
+    theirs = LogisticRegression(tol=1e-10, max_iter=10_000).fit(X, y)
+    f_ours = loss(ours.coef_, ours.intercept_, X, y, alpha=ours.alpha_)
+    f_theirs = loss(theirs.coef_, theirs.intercept_, X, y, alpha=1 / len(y))
+    # Both solve the same problem to a gradient of 1e-10; objective values agree
+    # far below 1e-9 relative (the margin covers scikit-learn's own stopping rule).
+    assert f_ours <= f_theirs * (1 + 1e-9)
+    weights = np.linspace(0.5, 2.0, len(y))
+    weighted = SoftmaxClassifier(class_weight={0: 2.0}).fit(X, y, sample_weight=weights)
+    combined = weights * np.where(y == 0, 2.0, 1.0)
+    assert weighted.alpha_ == pytest.approx(1 / combined.sum(), rel=1e-12)
+    assert SoftmaxClassifier(alpha=0.25).fit(X, y).alpha_ == 0.25
+
+
+@pytest.mark.parametrize("dtype, huge", [(np.float64, 1e308), (np.float32, 3e38)])
+def test_predictions_of_finite_huge_inputs_are_finite(iris, dtype, huge):
+    # Regression: a value of 1e308 made predict_proba return NaN (inf - inf in the
+    # logits) and predict write "nan". The limit is known: all mass on the class whose
+    # logit grows fastest along x.
+    X, y = iris
+    clf = SoftmaxClassifier().fit(X.astype(dtype), y)
+    rows = np.array([[huge, 0, 0, 0], [-huge, huge, 0, 0], [0, 0, huge, -huge]], dtype=dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # and no overflow warnings either
+        proba = clf.predict_proba(rows)
+        log_proba = clf.predict_log_proba(rows)
+        decision = clf.decision_function(rows)
+        labels = clf.predict(rows)
+    assert np.isfinite(proba).all() and not np.isnan(log_proba).any()
+    assert not np.isnan(decision).any()
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
+    fastest = np.argmax((rows.astype(np.float64) / huge) @ clf.coef_.T.astype(np.float64), axis=1)
+    np.testing.assert_array_equal(labels, clf.classes_[fastest])
+    np.testing.assert_array_equal(np.argmax(proba, axis=1), fastest)
+
+
+@pytest.mark.parametrize("factor", [1e-20, 1e-200, 1e160, 1e300])
+def test_standardize_works_at_any_feature_scale(iris, factor):
+    # Regression: features with std below 2.2e-16 were silently treated as constant
+    # (chance accuracy, "converged"); std above ~1e154 gave an infinite scale.
+    # Standardisation makes the problem scale-free, so the oracle is the fit at scale 1.
+    X, y = iris
+    reference = SoftmaxClassifier(standardize=True, tol=1e-10).fit(X, y)
+    scaled = SoftmaxClassifier(standardize=True, tol=1e-10).fit(X * factor, y)
+    np.testing.assert_allclose(scaled.feature_scale_, reference.feature_scale_ * factor, rtol=1e-12)
+    # Same problem up to rounding of the standardised X (~1e-15): coefficients agree
+    # to the solver's tolerance over the smallest curvature (1e-10 / alpha ~ 1e-8).
+    np.testing.assert_allclose(scaled.coef_, reference.coef_, rtol=1e-6, atol=1e-7)
+    assert scaled.score(X * factor, y) == reference.score(X, y)
+
+
+def test_standardize_still_leaves_constant_features_alone():
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.normal(size=60), np.full(60, 0.1), np.full(60, 3e-30)])
+    y = (X[:, 0] > 0).astype(int)
+    clf = SoftmaxClassifier(standardize=True).fit(X, y)
+    np.testing.assert_array_equal(clf.feature_scale_[1:], 1.0)
+
+
+@pytest.mark.parametrize(
+    "weight, dtype", [(1e300, np.float32), (1e-300, np.float32), (1e307, np.float64)]
+)
+def test_extreme_sample_weights_give_the_model_of_unit_weights(iris, weight, dtype):
+    # Regression: weights of 1e300 in a float32 fit (inf once cast) or whose sum
+    # overflows gave an all-zero model with only a ConvergenceWarning. The weighted
+    # mean does not depend on a common factor; with alpha fixed the model must not.
+    X, y = iris
+    X = X.astype(dtype)
+    weights = np.full(len(y), weight)
+    weights[::3] *= 2.0
+    reference = SoftmaxClassifier(alpha=0.01).fit(X, y, sample_weight=weights / weight)
+    extreme = SoftmaxClassifier(alpha=0.01).fit(X, y, sample_weight=weights)
+    # Identical problems after rescaling by the largest weight (exact powers aside,
+    # ~1 ulp of the weights): float32 coefficients agree to float32 rounding.
+    np.testing.assert_allclose(extreme.coef_, reference.coef_, rtol=1e-4, atol=1e-5)
+    assert np.abs(extreme.coef_).max() > 0.1
+
+
+def test_a_model_too_large_for_memory_is_refused_before_allocating():
+    # Regression: one LIBSVM index of 2e9 asked for 15 GiB before failing.
+    X = sp.csr_matrix(([1.0, 1.0], ([0, 1], [0, 2_000_000_000])), shape=(2, 2_000_000_001))
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=r"4,000,000,004 parameters.*GiB"):
+            SoftmaxClassifier().fit(X, [0, 1])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2**27  # nothing of the model's size was allocated
+
+
+@pytest.mark.parametrize("solver", STOCHASTIC)
+def test_stochastic_convergence_warning_says_what_is_true(digits, solver):
+    # Regression: sgd/adam always advised "standardise the features", even on
+    # standardised data 7e-4 from the optimum.
+    X, y = digits
+    with pytest.warns(ConvergenceWarning) as record:
+        SoftmaxClassifier(solver=solver, random_state=0, max_iter=20).fit(X, y)
+    text = str(record[0].message)
+    assert "standardise" not in text
+    assert "end near the optimum" in text and "lbfgs" in text
+    assert re.search(r"objective changed by \d\.\de-\d\d relative over the last 2 epochs", text)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import inspect
 import json
 import numbers
+import os
 import sys
 import time
 import warnings
@@ -114,8 +115,11 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    alpha : float, default=1e-3
-        L2 penalty strength on ``coef``; ``>= 0``.
+    alpha : float or "auto", default="auto"
+        L2 penalty strength on ``coef``; ``>= 0``. ``"auto"`` is
+        ``1 / sum(s)`` (``1 / n_samples`` without weights; ``s`` includes
+        ``class_weight``): scikit-learn's default ``C = 1``, a penalty that
+        shrinks as the data grow. The value used is kept in ``alpha_``.
     fit_intercept : bool, default=True
         Whether to learn ``intercept_``.
     solver : {"lbfgs", "newton-cg", "gd", "sgd", "adam", "auto"}, default="lbfgs"
@@ -189,6 +193,9 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
     intercept_ : ndarray of shape (n_classes,)
         ``b``, centred to sum to zero (the model is invariant to adding one
         constant to all of them). Zeros when ``fit_intercept=False``.
+    alpha_ : float
+        The penalty strength of the last fit (``alpha``, or what ``"auto"``
+        gave; for ``partial_fit``, ``1 / sum(s)`` over all rows seen so far).
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Only when ``X`` had string column names.
@@ -213,7 +220,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(
         self,
-        alpha=1e-3,
+        alpha="auto",
         *,
         fit_intercept=True,
         solver="lbfgs",
@@ -303,11 +310,12 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
                 "SoftmaxClassifier needs samples of at least 2 classes in y; "
                 f"got only one class, {classes[0]!r}."
             )
-        weights = self._combined_weights(sample_weight, y_encoded, classes, X)
+        _check_model_size(len(classes), X.shape[1])
+        weights, total_weight = self._combined_weights(sample_weight, y_encoded, classes, X)
         x0_state = self._warm_start_params(classes, X.shape[1])
         self.classes_ = classes
         X_solve = self._fit_standardization(X, y_encoded, weights)
-        objective = self._objective(X_solve, y_encoded, weights)
+        objective = self._objective(X_solve, y_encoded, weights, total_weight)
         x0 = objective.zeros() if x0_state is None else objective.pack(*x0_state)
         self._seed = self._new_seed()
         self._solver_used, self._solver_reason = self.solver, ""
@@ -334,6 +342,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
                 "SoftmaxClassifier needs samples of at least 2 classes; "
                 f"the data has only {classes[0]!r}."
             )
+        _check_model_size(len(classes), source.n_features)
         class_weight = self._per_class_weights(classes, source.class_counts)
         mean = scale = None
         if self.standardize:
@@ -349,8 +358,14 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
             self.feature_names_in_ = np.asarray(source.feature_names, dtype=object)
         elif hasattr(self, "feature_names_in_"):  # from an earlier fit
             del self.feature_names_in_
+        if not np.isfinite(view.total_weight):
+            raise ValueError(
+                "The sample weights sum to more than float64 can hold: divide them by a "
+                "common factor (their weighted mean, the objective's loss term, is unchanged)."
+            )
+        self.alpha_ = self._alpha_for(view.total_weight)
         objective = SoftmaxObjective(
-            view, len(classes), alpha=self.alpha, fit_intercept=self.fit_intercept
+            view, len(classes), alpha=self.alpha_, fit_intercept=self.fit_intercept
         )
         x0 = objective.zeros() if x0_state is None else objective.pack(*x0_state)
         self._seed = self._new_seed()
@@ -430,12 +445,15 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         if unknown.size:
             raise ValueError(f"y contains labels not in classes: {unknown[:5]!r}.")
         y_encoded = np.searchsorted(classes, y)
-        weights = self._combined_weights(sample_weight, y_encoded, classes, X)
+        weights, total_weight = self._combined_weights(sample_weight, y_encoded, classes, X)
         if first_call:
             self.classes_ = classes
+            self._seen_weight = 0.0
+        # alpha="auto": C = 1 for all rows seen so far.
+        self._seen_weight = getattr(self, "_seen_weight", 0.0) + total_weight
         self._solver_used, self._solver_reason = self.solver, ""
         self._resume = False
-        objective = self._objective(X, y_encoded, weights)
+        objective = self._objective(X, y_encoded, weights, self._seen_weight)
         if first_call:
             x0, state = objective.zeros(), None
             self.n_iter_ = 0
@@ -621,7 +639,13 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
             # W ((x - m) / s) + b = (W / s) x + (b - (W / s) m): no copy of X.
             coef = coef / self.feature_scale_
             intercept = intercept - coef @ self.feature_mean_
-        return sm.raw_prediction(X, coef, intercept)
+        with np.errstate(over="ignore", invalid="ignore"):  # handled just below
+            raw = sm.raw_prediction(X, coef, intercept)
+            overflow = ~np.isfinite(raw).all(axis=1)
+            if overflow.any():  # finite X (validated) whose logits overflow the dtype
+                shifted = _shifted_logits(X[overflow], coef, intercept)
+                raw[overflow] = shifted.astype(raw.dtype)  # -inf where below the dtype's range
+        return raw
 
     def _fit_standardization(self, X, y_encoded, weights):
         """Learn ``feature_mean_``/``feature_scale_`` and return the standardised ``X``.
@@ -655,7 +679,18 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         return X, y
 
     def _combined_weights(self, sample_weight, y_encoded, classes, X):
-        """``sample_weight * class_weight[y]`` in ``X.dtype``, or None for all ones."""
+        """``sample_weight * class_weight[y]``, rescaled, and the sum of the weights as given.
+
+        Returns
+        -------
+        weights : ndarray of shape (n_samples,) in ``X.dtype``, or None for all ones
+            Divided by their largest value, so that neither 1e300 in float32
+            nor 1e-300 turns into inf or 0: the objective's weighted mean does
+            not depend on a common factor.
+        total_weight : float
+            ``sum(sample_weight * class_weight[y])`` before rescaling (for
+            ``alpha="auto"``); may be inf when the sum overflows float64.
+        """
         n_samples = X.shape[0]
         weights = None
         if sample_weight is not None:
@@ -673,10 +708,14 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
             class_weights = per_class[y_encoded]
             weights = class_weights if weights is None else weights * class_weights
         if weights is None:
-            return None
-        if not np.sum(weights) > 0:
+            return None, float(n_samples)
+        largest = float(weights.max()) if weights.size else 0.0
+        if not largest > 0:
             raise ValueError("The sample weights sum to zero: at least one row needs weight > 0.")
-        return weights.astype(X.dtype)
+        weights = weights / largest
+        with np.errstate(over="ignore"):
+            total_weight = float(np.sum(weights)) * largest
+        return weights.astype(X.dtype), total_weight
 
     def _warm_start_params(self, classes, n_features):
         if not (self.warm_start and hasattr(self, "coef_")):
@@ -685,11 +724,19 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
             return None
         return self.coef_, self.intercept_
 
-    def _objective(self, X, y_encoded, weights):
+    def _objective(self, X, y_encoded, weights, total_weight):
+        """The objective on in-memory data; ``total_weight`` (before rescaling) sets "auto"."""
         data = InMemoryData(X, y_encoded, weights)
+        self.alpha_ = self._alpha_for(total_weight)
         return SoftmaxObjective(
-            data, len(self.classes_), alpha=self.alpha, fit_intercept=self.fit_intercept
+            data, len(self.classes_), alpha=self.alpha_, fit_intercept=self.fit_intercept
         )
+
+    def _alpha_for(self, total_weight):
+        """``alpha``, or ``1 / total_weight`` (scikit-learn's ``C = 1``) for ``"auto"``."""
+        if isinstance(self.alpha, str):
+            return 1.0 / total_weight  # 0.0 when the sum overflowed: no penalty to speak of
+        return float(self.alpha)
 
     def _new_seed(self):
         return int(check_random_state(self.random_state).randint(2**31 - 1))
@@ -770,6 +817,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
             "data": [int(X.shape[0]), int(X.shape[1]), float(objective.data.total_weight)],
             "classes": _classes_to_json(self.classes_),
             "params": _jsonable_params(params),
+            "data_fingerprint": _data_fingerprint(objective),
         }
         state = None
         if self._resume:
@@ -781,7 +829,8 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         ), state
 
     def _validate_params(self):
-        _check_number("alpha", self.alpha, low=0.0)
+        if not (isinstance(self.alpha, str) and self.alpha == "auto"):
+            _check_number("alpha", self.alpha, low=0.0)
         if self.solver not in SOLVER_NAMES:
             raise ValueError(f"solver must be one of {sorted(SOLVER_NAMES)}; got {self.solver!r}.")
         if self.max_iter is not None:
@@ -825,6 +874,90 @@ def _is_dask_collection(X):
     return type(X).__module__.split(".")[0] == "dask" and hasattr(X, "to_delayed")
 
 
+def _shifted_logits(X, coef, intercept):
+    """Logits minus their row maximum, for rows whose logits overflow: no inf - inf.
+
+    With ``m = max|x|`` and ``d = W (x / m)`` (finite), the logits are
+    ``m d + b``; minus those of the class ``k`` with the largest ``(d_k, b_k)``
+    they are ``m (d_j - d_k) + (b_j - b_k) <= 0``, finite or ``-inf``. Softmax and
+    argmax are the same for both, so predictions are the limits of the exact ones.
+
+    Parameters
+    ----------
+    X : ndarray or sparse matrix of shape (n_rows, n_features)
+    coef : ndarray of shape (n_classes, n_features)
+    intercept : ndarray of shape (n_classes,)
+
+    Returns
+    -------
+    ndarray of shape (n_rows, n_classes), float64
+    """
+    X = X.toarray() if sp.issparse(X) else np.asarray(X)
+    X = X.astype(np.float64)
+    coef, intercept = coef.astype(np.float64), intercept.astype(np.float64)
+    largest = np.abs(X).max(axis=1, keepdims=True)
+    largest[largest == 0] = 1.0
+    direction = (X / largest) @ coef.T
+    order = np.lexsort((np.broadcast_to(intercept, direction.shape), direction), axis=1)
+    top = order[:, -1:]
+    with np.errstate(over="ignore"):
+        gap = largest * (direction - np.take_along_axis(direction, top, axis=1))
+    return gap + (intercept - intercept[top])
+
+
+def _check_model_size(n_classes, n_features):
+    """Refuse, before allocating, a model whose solver could not fit in this machine's memory.
+
+    Every solver keeps at least four float64 vectors of ``n_classes *
+    (n_features + 1)`` entries (parameters, gradient, direction, trial
+    point). One stray LIBSVM index like 2000000000 makes ``n_features`` that
+    large; without this check the fit would ask for tens of GiB and die.
+
+    Raises
+    ------
+    ValueError
+        Saying how many parameters, how much memory, and the machine's total.
+    """
+    n_params = n_classes * (n_features + 1)
+    needed = 4 * 8 * n_params
+    try:
+        available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - no sysconf
+        return
+    if needed > available:
+        raise ValueError(
+            f"the model would have {n_params:,} parameters ({n_classes} classes x "
+            f"{n_features:,} features); the solver needs at least {needed / 2**30:.1f} GiB "
+            f"for them, more than this machine's {available / 2**30:.1f} GiB of memory. "
+            "Check the number of features (one very large LIBSVM index sets it)."
+        )
+
+
+def _data_fingerprint(objective):
+    """Numbers that tell one data set from another of the same shape: one pass.
+
+    The objective and three sums of its gradient at a fixed point, to 7
+    significant digits: they depend on every row's features, label and weight
+    (standardised and class-weighted as the fit sees them), unlike the shape
+    and total weight. Rounding makes them equal across thread counts and
+    block sizes (those change the sums by ~1e-15 relative).
+
+    Parameters
+    ----------
+    objective : SoftmaxObjective
+
+    Returns
+    -------
+    list of float
+        Five numbers (None where not finite).
+    """
+    n_params = int(objective.n_params)
+    point = 1e-2 * np.sin(np.arange(1, n_params + 1, dtype=np.float64))
+    value, grad = objective.value_and_grad(point)
+    numbers = [value, float(grad @ grad), *(float(grad[k::3].sum()) for k in range(3))]
+    return [float(f"{v:.7g}") if np.isfinite(v) else None for v in numbers]
+
+
 def _chain(*callbacks):
     """One callback calling each given one (None entries skipped); stops if any asks to."""
     callbacks = [c for c in callbacks if c is not None]
@@ -838,41 +971,69 @@ def _chain(*callbacks):
 def _mean_and_scale(source):
     """Per-feature weighted mean and standard deviation of any data source, in two passes.
 
-    In memory, streamed or on Dask: the same block sums in float64. Sparse
-    sources: the mean is returned as zeros (rows are scaled, never centred),
-    the scale is the standard deviation around the true mean.
+    In memory, streamed or on Dask: the same block sums in float64. Each
+    feature is first divided by its largest absolute value (found in the first
+    pass), so values from 1e-300 to 1e300 neither underflow nor overflow when
+    squared. Sparse sources: the mean is returned as zeros (rows are scaled,
+    never centred), the scale is the standard deviation around the true mean.
     """
-    total, weighted_sum = source.reduce(_first_moment_block)
-    mean = weighted_sum / total
-    (squares,) = source.reduce(_centred_square_block, mean)
-    scale = _scale_from_variance(squares / total, mean)
+    total, weighted_sum, largest = source.reduce(_first_moment_block)
+    unit = np.where(largest > 0, largest, 1.0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean = weighted_sum / total
+    if not np.isfinite(mean).all():  # the sums overflowed: add up x / max|x| instead
+        (unit_sum,) = source.reduce(_unit_sum_block, unit)
+        mean = unit_sum / total * unit
+    (squares,) = source.reduce(_centred_square_block, mean, unit)
+    scale = _scale_from_variance(squares / total, unit)
     if source.is_sparse:
         mean = np.zeros_like(mean)
     return mean, scale
 
 
 def _first_moment_block(X, y, weights):
+    """``sum_k w_k``, ``sum_k w_k x_k`` and ``max_k |x_k|`` per feature, in float64."""
     w = np.ones(X.shape[0]) if weights is None else weights.astype(np.float64)
-    if sp.issparse(X):
-        return w.sum(), np.asarray(X.T @ w, dtype=np.float64).ravel()
-    return w.sum(), w @ X.astype(np.float64, copy=False)
+    with np.errstate(over="ignore"):
+        if sp.issparse(X):
+            largest = abs(X).max(axis=0).toarray().ravel().astype(np.float64)
+            return w.sum(), np.asarray(X.T @ w, dtype=np.float64).ravel(), largest
+        largest = np.abs(X).max(axis=0).astype(np.float64)
+        return w.sum(), w @ X.astype(np.float64, copy=False), largest
 
 
-def _centred_square_block(X, y, weights, mean):
-    """``sum_k w_k (x_k - mean)^2`` per feature (sparse: expanded, X stays sparse)."""
+def _unit_sum_block(X, y, weights, unit):
+    """``sum_k w_k x_k / unit`` per feature."""
     w = np.ones(X.shape[0]) if weights is None else weights.astype(np.float64)
     if sp.issparse(X):
-        X = X.astype(np.float64)
+        return (np.asarray(X.T @ w, dtype=np.float64).ravel() / unit,)
+    return (w @ (X.astype(np.float64) / unit),)
+
+
+def _centred_square_block(X, y, weights, mean, unit):
+    """``sum_k w_k ((x_k - mean) / unit)^2`` per feature (sparse: expanded, X stays sparse)."""
+    w = np.ones(X.shape[0]) if weights is None else weights.astype(np.float64)
+    centre = mean / unit
+    if sp.issparse(X):
+        X = X.astype(np.float64).multiply(1.0 / unit).tocsr()
         first = np.asarray(X.T @ w).ravel()
         second = np.asarray(X.multiply(X).T @ w).ravel()
-        return (second - 2 * mean * first + mean**2 * w.sum(),)
-    return (w @ np.square(X - mean),)
+        return (second - 2 * centre * first + centre**2 * w.sum(),)
+    return (w @ np.square(X.astype(np.float64) / unit - centre),)
 
 
-def _scale_from_variance(variance, mean):
-    """Standard deviations, 1 where a feature is constant (to rounding)."""
-    scale = np.sqrt(np.maximum(variance, 0.0))
-    scale[~(scale > np.finfo(np.float64).eps * np.maximum(1.0, np.abs(mean)))] = 1.0
+def _scale_from_variance(unit_variance, unit):
+    """Standard deviations from the variance of ``x / unit``; 1 for constant features.
+
+    A feature is constant when its spread is at the rounding level of its own
+    largest value (``std <= 16 eps max|x|``: a mean of identical values is
+    exact to a few eps), whatever its units: 1e-20-sized features that vary
+    are scaled, not dropped.
+    """
+    unit_std = np.sqrt(np.maximum(unit_variance, 0.0))
+    constant = ~(unit_std > 16 * np.finfo(np.float64).eps)
+    scale = unit_std * unit
+    scale[constant] = 1.0
     return scale
 
 
@@ -1008,18 +1169,40 @@ class _Printer:
 
 
 def _convergence_advice(solver, result):
-    advice = {
-        "max_iter": "Increase max_iter, standardise the features, or increase alpha.",
-        "line_search_failed": (
-            "The result is usually as good as the data's precision allows: "
-            "increase tol, or fit float64 data."
-        ),
-        "non_finite": "Lower learning_rate, standardise the features, or increase alpha.",
-    }[result.stop_reason]
+    """The ConvergenceWarning's text: what happened, and what would change it."""
+    if solver in STOCHASTIC_SOLVERS and result.stop_reason == "max_iter":
+        advice = (
+            "Mini-batch steps shrink over the max_iter epochs and end near the optimum, "
+            "not at a gradient below tol"
+            + _last_change(result.objective_history)
+            + ". For the exact optimum use solver='lbfgs' or 'newton-cg'; otherwise "
+            "increase max_iter, or raise tol to the precision you need."
+        )
+    else:
+        advice = {
+            "max_iter": "Increase max_iter, standardise the features, or increase alpha.",
+            "line_search_failed": (
+                "The result is usually as good as the data's precision allows: "
+                "increase tol, or fit float64 data."
+            ),
+            "non_finite": "Lower learning_rate, standardise the features, or increase alpha.",
+        }[result.stop_reason]
     return (
         f"SoftmaxClassifier(solver={solver!r}) did not converge ({result.stop_reason}): "
         f"{result.message}. {advice}"
     )
+
+
+def _last_change(history):
+    """'' or ``"; the objective changed by 1.2e-05 relative over the last 10% of epochs"``."""
+    if len(history) < 3:
+        return ""
+    last = max(1, (len(history) - 1) // 10)
+    before, after = float(history[-1 - last]), float(history[-1])
+    if not (np.isfinite(before) and np.isfinite(after)):
+        return ""
+    change = abs(before - after) / max(abs(after), np.finfo(np.float64).tiny)
+    return f" (the objective changed by {change:.1e} relative over the last {last} epochs)"
 
 
 def _validate_sample_weight(sample_weight, n_samples):

@@ -117,7 +117,8 @@ def softmax(raw_prediction):
     array([[0.25, 0.75]])
     """
     z = _as_float_array(raw_prediction)
-    z = z - z.max(axis=1, keepdims=True)
+    with np.errstate(over="ignore"):  # a gap beyond the dtype's range is -inf: exp gives 0
+        z = z - z.max(axis=1, keepdims=True)
     np.exp(z, out=z)
     z /= z.sum(axis=1, keepdims=True)
     return z
@@ -146,7 +147,8 @@ def log_softmax(raw_prediction):
     array([[-2000.,     0.]])
     """
     z = _as_float_array(raw_prediction)
-    z = z - z.max(axis=1, keepdims=True)
+    with np.errstate(over="ignore"):  # a gap beyond the dtype's range is -inf, its limit
+        z = z - z.max(axis=1, keepdims=True)
     z -= np.log(np.exp(z).sum(axis=1, keepdims=True))
     return z
 

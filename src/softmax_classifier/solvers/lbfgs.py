@@ -8,6 +8,7 @@ from collections import deque
 import numpy as np
 from scipy.optimize import line_search
 
+from softmax_classifier.solvers._line_search import approximately_armijo, value_noise
 from softmax_classifier.solvers._result import (
     CONVERGED,
     LINE_SEARCH_FAILED,
@@ -24,6 +25,9 @@ from softmax_classifier.solvers._result import (
 )
 
 __all__ = ["minimize"]
+
+# The curvature constant of the Wolfe conditions (scipy's line_search default).
+_WOLFE_C2 = 0.9
 
 
 @quiet_float_errors
@@ -61,6 +65,7 @@ def minimize(objective, x0, *, max_iter=500, tol=1e-5, memory=10, callback=None,
     SolverResult
     """
     evaluate = _CachedEvaluation(objective)
+    dtype = getattr(objective, "dtype", np.float64)
     steps, grad_changes = deque(maxlen=memory), deque(maxlen=memory)
     if resume is None:
         x = np.array(x0, dtype=np.float64)
@@ -99,7 +104,7 @@ def minimize(objective, x0, *, max_iter=500, tol=1e-5, memory=10, callback=None,
                 # Steepest descent with the step 1 / L that is safe at any feature
                 # scale (L bounds the Hessian); later steps scale themselves.
                 direction = -grad / objective.lipschitz_bound()
-            accepted = _wolfe_step(evaluate, x, direction, value, grad)
+            accepted = _wolfe_step(evaluate, x, direction, value, grad, dtype)
             if accepted is not None:
                 break
             steps.clear()
@@ -142,9 +147,16 @@ def _two_loop(grad, steps, grad_changes):
     return q
 
 
-def _wolfe_step(evaluate, x, direction, value, grad):
-    """Strong-Wolfe step along ``direction``; ``(x, value, grad)`` there, or None."""
-    if not float(grad @ direction) < 0:
+def _wolfe_step(evaluate, x, direction, value, grad, dtype=np.float64):
+    """Strong-Wolfe step along ``direction``; ``(x, value, grad)`` there, or None.
+
+    Where objective values are only rounding noise (near the optimum, at tight
+    tolerances) scipy's search fails on noise; the unit step is then accepted
+    by the approximate Wolfe conditions, which test directional derivatives
+    (:mod:`softmax_classifier.solvers._line_search`).
+    """
+    slope = float(grad @ direction)
+    if not slope < 0:
         return None
     with warnings.catch_warnings():
         # A failed search returns None, which we handle; scipy's warning adds nothing.
@@ -153,12 +165,47 @@ def _wolfe_step(evaluate, x, direction, value, grad):
             evaluate.value, evaluate.grad, x, direction, grad, value, maxiter=20
         )[0]
     if step_length is None:
-        return None
+        step_length = _approximate_wolfe_step(evaluate, x, direction, value, slope, dtype)
+        if step_length is None:
+            return None
     x_new = x + step_length * direction
     value_new, grad_new = evaluate(x_new)
-    if not value_new <= value:
+    if not value_new <= value + value_noise(value, dtype):
         return None
     return x_new, value_new, grad_new
+
+
+def _approximate_wolfe_step(evaluate, x, direction, value, slope, dtype, max_trials=6):
+    """A step length meeting the approximate Wolfe conditions, or None.
+
+    Starts at ``t = 1``; doubles while the objective still descends steeply;
+    once a trial overshoots (``phi'(t) > 0``) tries the zero of the secant of
+    ``phi'`` between the bracket's ends (exact for a quadratic), kept a tenth
+    of the bracket away from either end.
+    """
+    low, low_slope = 0.0, slope  # phi'(low) < 0
+    high = high_slope = None
+    step = 1.0
+    for _ in range(max_trials):
+        value_new, grad_new = evaluate(x + step * direction)
+        slope_new = float(grad_new @ direction)
+        if not value_new <= value + value_noise(value, dtype):  # also NaN/inf
+            high, high_slope = step, None
+        elif slope_new < _WOLFE_C2 * slope:
+            low, low_slope = step, slope_new
+        elif approximately_armijo(value, slope, value_new, slope_new, dtype):
+            return step
+        else:
+            high, high_slope = step, slope_new  # > 0: overshot the minimum along d
+        if high is None:
+            step *= 2.0
+        elif high_slope is None:
+            step = 0.5 * (low + high)
+        else:
+            secant = low - low_slope * (high - low) / (high_slope - low_slope)
+            margin = 0.1 * (high - low)
+            step = min(max(secant, low + margin), high - margin)
+    return None
 
 
 class _CachedEvaluation:

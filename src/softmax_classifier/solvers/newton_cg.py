@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from softmax_classifier.solvers._line_search import approximately_armijo
 from softmax_classifier.solvers._result import (
     CONVERGED,
     LINE_SEARCH_FAILED,
@@ -48,7 +49,9 @@ def minimize(
     products. CG may be preconditioned by the Hessian's diagonal
     (``objective.hessian_diagonal``, one more pass per iteration). The step
     :math:`x + t d` starts at :math:`t = 1` and is halved until the Armijo
-    condition holds.
+    condition holds, or, where objective values differ only by rounding, its
+    derivative form (:mod:`softmax_classifier.solvers._line_search`), so that
+    tight tolerances are reached on any BLAS kernel.
 
     Parameters
     ----------
@@ -75,6 +78,7 @@ def minimize(
     -------
     SolverResult
     """
+    dtype = getattr(objective, "dtype", np.float64)
     if precondition == "auto":
         precondition = bool(getattr(objective, "prefers_diagonal_preconditioning", False))
     if resume is None:
@@ -109,7 +113,10 @@ def minimize(
         for _ in range(_MAX_HALVINGS):
             x_new = x + step * direction
             value_new, grad_new = objective.value_and_grad(x_new)
-            if is_finite(value_new, grad_new) and value_new <= value + _ARMIJO_C1 * step * slope:
+            if is_finite(value_new, grad_new) and (
+                value_new <= value + _ARMIJO_C1 * step * slope
+                or approximately_armijo(value, slope, value_new, float(grad_new @ direction), dtype)
+            ):
                 break
             step *= 0.5
         else:
