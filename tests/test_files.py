@@ -434,7 +434,8 @@ def test_libsvm_text(tmp_path):
     np.testing.assert_array_equal(data.X.toarray(), LIBSVM_DENSE)
     assert data.y.dtype == np.int64
     assert data.y.tolist() == [1, -1, 2]
-    assert data.feature_names is None
+    # Named after the file's own (one-based) indices.
+    assert data.feature_names == ["1", "2", "3", "4"]
 
 
 def test_libsvm_bz2_and_float32(tmp_path):
@@ -462,9 +463,12 @@ def test_libsvm_n_features(tmp_path):
         read_data(path, n_features=3)
 
 
-def test_libsvm_features_not_applicable(tmp_path):
+def test_libsvm_features_select_by_index_name(tmp_path):
     path = write(tmp_path, "d.svm", LIBSVM_TEXT)
-    with pytest.raises(DataFileError, match=r"features=... cannot select columns"):
+    data = read_data(path, features=["4", "1"])
+    assert data.feature_names == ["4", "1"]
+    np.testing.assert_array_equal(data.X.toarray(), np.asarray(LIBSVM_DENSE)[:, [3, 0]])
+    with pytest.raises(DataFileError, match=r"not found in .*: a; its features are .* 1 to 4"):
         read_data(path, features=["a"])
 
 
@@ -480,13 +484,13 @@ def test_libsvm_zero_rows(tmp_path, text):
         ("1 1:abc\n", "could not convert string to float"),
         ("cat 1:1\n", "could not convert string to float"),
         ("1 3:1 2:1\n", "sorted and unique"),
-        ("1 0:1 2:1\n", "index 0 found, but LIBSVM feature indices start at 1"),
+        ("1 2:1\n1 0:1 2:1\n", r"feature index 0 at row 2, but zero_based=False"),
     ],
 )
 def test_libsvm_unparsable(tmp_path, text, reason):
     path = write(tmp_path, "bad.svm", text)
     with pytest.raises(DataFileError, match=rf"cannot read .*bad\.svm: .*{reason}"):
-        read_data(path)
+        read_data(path, zero_based=False)
 
 
 def test_libsvm_corrupt_bz2(tmp_path):
@@ -612,3 +616,163 @@ def test_npy_named_npz(tmp_path):
         np.save(f, np.zeros((2, 2)))
     with pytest.raises(DataFileError, match=r"single .npy array"):
         read_data(path)
+
+
+# ------------------------------------------------ LIBSVM indices from 0 or 1 (issue 10)
+
+
+def test_libsvm_zero_based_file_from_scikit_learn_is_detected(tmp_path):
+    from sklearn.datasets import dump_svmlight_file
+
+    X = np.array([[1.5, 0.0, 2.0], [0.0, -1.0, 0.0], [3.0, 0.0, 0.5]])
+    y = np.array([0, 1, 2])
+    zero, one = tmp_path / "zero.svm", tmp_path / "one.svm"
+    dump_svmlight_file(X, y, str(zero))  # zero_based=True is scikit-learn's default
+    dump_svmlight_file(X, y, str(one), zero_based=False)
+    for path, first_name in ((zero, "0"), (one, "1")):
+        data = read_data(path)
+        np.testing.assert_array_equal(data.X.toarray(), X)
+        assert data.feature_names == [
+            first_name,
+            str(int(first_name) + 1),
+            str(int(first_name) + 2),
+        ]
+    # Asked explicitly, the other convention moves every column by one.
+    shifted = read_data(one, zero_based=True)
+    assert shifted.X.shape == (3, 4) and shifted.X[:, 0].nnz == 0
+    assert shifted.feature_names[:2] == ["0", "1"]
+    np.testing.assert_array_equal(shifted.X.toarray()[:, 1:], X)
+
+
+def test_libsvm_zero_based_auto_needs_an_index_zero(tmp_path):
+    # As in scikit-learn: "auto" is one-based unless the index 0 occurs.
+    data = read_data(write(tmp_path, "d.svm", "1 1:2\n2 2:3\n"), zero_based="auto")
+    assert data.feature_names == ["1", "2"]
+    np.testing.assert_array_equal(data.X.toarray(), [[2, 0], [0, 3]])
+
+
+def test_libsvm_zero_based_values_checked(tmp_path):
+    path = write(tmp_path, "d.svm", LIBSVM_TEXT)
+    for bad in ("yes", 1, None):
+        with pytest.raises(ValueError, match=r'zero_based must be "auto", True or False'):
+            read_data(path, zero_based=bad)
+
+
+def test_libsvm_zero_based_names_in_messages(tmp_path):
+    path = write(tmp_path, "d.svm", "1 0:1\n2 3:nan\n")
+    with pytest.raises(DataFileError, match=r"NaN value for feature 3 at row 2"):
+        read_data(path)
+
+
+# ------------------------------------------- huge allocations from small files (issue 10)
+
+
+def test_libsvm_index_beyond_int32_is_refused_with_the_limit(tmp_path):
+    path = write(tmp_path, "big.svm", "1 1:0.5 2147483648:1\n2 2:1.5\n")
+    with pytest.raises(DataFileError, match=r"above the limit of 2147483647 columns") as info:
+        read_data(path)
+    assert "\n" not in str(info.value)
+
+
+def test_libsvm_zero_based_index_at_int32_max_is_refused(tmp_path):
+    # Index 2**31 - 1 from 0 needs 2**31 columns: one more than int32 can count.
+    path = write(tmp_path, "big.svm", "1 0:0.5 2147483647:1\n")
+    with pytest.raises(DataFileError, match=r"feature index 2147483647, above the limit"):
+        read_data(path)
+    # From 1, the same index is the last allowed column.
+    data = read_data(write(tmp_path, "edge.svm", "1 2147483647:1\n"))
+    assert data.X.shape == (1, 2147483647) and data.X.nnz == 1
+
+
+def _npz_claiming(tmp_path, shape_text):
+    """A tiny, well-formed .npz whose X header claims ``shape_text`` (the data: 6 float64)."""
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    np.lib.format.write_array(buffer, np.zeros((2, 3)))
+    raw = buffer.getvalue()
+    old = b"'shape': (2, 3), }"
+    new = b"'shape': " + shape_text + b", }"
+    # The header is padded with spaces up to its newline: take the room from them.
+    start = raw.index(old)
+    end = raw.index(b"\n", start)
+    assert len(new) <= end - start
+    raw = raw[:start] + new + b" " * (end - start - len(new)) + raw[end:]
+    path = tmp_path / "claim.npz"
+    with zipfile.ZipFile(path, "w") as archive:  # valid CRCs: a deliberate, not a damaged, file
+        archive.writestr("X.npy", raw)
+    return path
+
+
+def test_npz_header_claiming_terabytes_is_refused_before_allocating(tmp_path):
+    import resource
+
+    path = _npz_claiming(tmp_path, b"(300000000000, 1)")  # 2.4e12 bytes = 2.18 TiB
+    assert path.stat().st_size < 1000
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(DataFileError, match=r"claims shape \(300000000000, 1\) .*2\.18 TiB"):
+        read_data(path)
+    # Nothing near the claim was touched: peak RSS grew by less than 50 MiB (ru_maxrss in
+    # KiB; the bound only separates "allocated nothing" from "allocated the claim").
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 50 * 1024
+
+
+def test_npz_header_with_a_modest_false_shape_is_refused(tmp_path):
+    path = _npz_claiming(tmp_path, b"(2, 300)")  # 4.7 KiB claimed, 48 bytes held
+    with pytest.raises(DataFileError, match=r"'X' .* claims shape \(2, 300\).*holds 48 bytes"):
+        read_data(path)
+
+
+# ------------------------------------------------------------- CSV options (issue 10)
+
+
+def test_csv_without_header_names_columns_from_one(tmp_path):
+    path = write(tmp_path, "d.csv", "5.1,3.5,setosa\n6.2,2.9,versicolor\n")
+    data = read_data(path, header=False, target="3", require_target=True)
+    assert data.feature_names == ["1", "2"]
+    np.testing.assert_array_equal(data.X, [[5.1, 3.5], [6.2, 2.9]])
+    assert data.y.tolist() == ["setosa", "versicolor"]
+
+
+@pytest.mark.parametrize(
+    ("text", "target"),
+    [
+        ("0,0,1,0,1\n1,0,0,1,0\n", "label"),  # repeated numbers: "duplicate column names" before
+        ("5.1,3.5,1.4,0\n6.2,2.9,4.3,1\n", "label"),  # all numbers: "column not found" before
+    ],
+)
+def test_csv_first_line_of_data_is_not_taken_for_a_header(tmp_path, text, target):
+    path = write(tmp_path, "d.csv", text)
+    with pytest.raises(DataFileError, match=r"looks like data, not a header: use --no-header"):
+        read_data(path, target=target, require_target=True)
+
+
+def test_csv_with_numeric_names_and_a_real_header_is_read(tmp_path):
+    path = write(tmp_path, "d.csv", "1,2,label\n0.5,1.5,a\n")
+    assert read_data(path, target="label").feature_names == ["1", "2"]
+
+
+def test_csv_drop_columns(tmp_path):
+    path = write(tmp_path, "d.csv", "id,length,width,species\n1,5.1,3.5,a\n2,6.2,2.9,b\n")
+    data = read_data(path, target="species", drop=["id"])
+    assert data.feature_names == ["length", "width"]
+    np.testing.assert_array_equal(data.X, [[5.1, 3.5], [6.2, 2.9]])
+    with pytest.raises(
+        DataFileError, match=r"columns to drop not found .*: ID \(did you mean 'id'\?\)"
+    ):
+        read_data(path, target="species", drop=["ID"])
+    with pytest.raises(DataFileError, match=r"target column 'species' is also listed in drop"):
+        read_data(path, target="species", drop=["species"])
+    with pytest.raises(DataFileError, match=r"drop=... \(--drop\) selects columns of CSV"):
+        read_data(write(tmp_path, "d.svm", LIBSVM_TEXT), drop=["1"])
+
+
+def test_mistyped_target_says_did_you_mean_even_past_the_listing(tmp_path):
+    names = [f"pixel_{j}" for j in range(40)] + ["species"]
+    text = ",".join(names) + "\n" + ",".join(["0"] * 40 + ["a"]) + "\n"
+    path = write(tmp_path, "d.csv", text)
+    with pytest.raises(DataFileError, match=r"'specis' not found .*\(did you mean 'species'\?\)"):
+        read_data(path, target="specis", require_target=True)
+    with pytest.raises(DataFileError, match=r": pixel_x3 \(did you mean 'pixel_3'\?\)"):
+        read_data(path, target="species", features=["pixel_1", "pixel_x3"])

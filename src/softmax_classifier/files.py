@@ -12,12 +12,23 @@ format     recognised names                            X
 =========  ==========================================  =================================
 csv        ``.csv``, ``.csv.gz``, ``.csv.bz2``         dense, from named columns
 parquet    ``.parquet``, ``.pq``, a directory of them  dense, from named columns
-libsvm     ``.svm``, ``.svmlight``, ``.libsvm``,       sparse CSR, 1-based indices
+libsvm     ``.svm``, ``.svmlight``, ``.libsvm``,       sparse CSR, 1- or 0-based indices
            ``.txt``, ``.scale``, ``.t``, ``.tr``,
            ``.val``, each also ``.gz`` / ``.bz2``
 npz        ``.npz`` with arrays ``X``, ``y``,          dense
            ``feature_names``
 =========  ==========================================  =================================
+
+A CSV file without a header line is read with ``header=False``: its columns
+are then named ``"1"``, ``"2"``, ... (counted from 1, as ``cut -f`` counts
+them), so ``target="5"`` is the fifth column. LIBSVM features are named after
+the file's own indices: ``"1"``, ``"2"``, ... for a one-based file, ``"0"``,
+``"1"``, ... for a zero-based one.
+
+Small files cannot ask for huge allocations: a LIBSVM feature index must fit
+the 32-bit index type of SciPy's sparse matrices (at most
+:data:`MAX_LIBSVM_FEATURES` columns), and every ``.npz`` array must fit in the
+bytes its zip member holds, both checked before anything is allocated.
 
 Rows in messages are counted from 1 as a person counts data lines after the
 header (CSV, Parquet, LIBSVM), except for ``.npz`` arrays, where the message
@@ -28,10 +39,13 @@ This module imports nothing from the rest of the package.
 
 from __future__ import annotations
 
+import difflib
 import os
+import re
 import zipfile
 import zlib
 from collections import Counter
+from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -42,7 +56,15 @@ import pyarrow.csv as pa_csv
 import pyarrow.dataset as pa_ds
 import scipy.sparse as sp
 
-__all__ = ["FORMATS", "DataFileError", "Dataset", "detect_format", "read_data"]
+__all__ = [
+    "FORMATS",
+    "MAX_LIBSVM_FEATURES",
+    "DataFileError",
+    "Dataset",
+    "IndexNames",
+    "detect_format",
+    "read_data",
+]
 
 FORMATS = ("csv", "parquet", "libsvm", "npz")
 
@@ -62,6 +84,16 @@ _CAN_BE_COMPRESSED = ("csv", "libsvm")
 _MAX_LISTED = 20  # column names listed in a message before "... (N more)"
 _MAX_REASON = 300  # characters of a library's own message kept in ours
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+#: The most columns a LIBSVM file may have: SciPy's sparse matrices index their
+#: columns with int32 (and scikit-learn's parser reads indices as C ints), so a
+#: wider matrix cannot be built. Wider data would not fit a model either.
+MAX_LIBSVM_FEATURES = int(np.iinfo(np.int32).max)
+
+# Deflate cannot expand data more than about 1032 times (258-byte matches coded
+# in 2 bits); a zip member claiming more than this is corrupt or hostile.
+_MAX_DEFLATE_RATIO = 1032
+_ZERO_BASED = ("auto", True, False)
 
 # A value pyarrow's CSV reader would take as a number (or as a missing value).
 _NUMBER_PATTERN = (
@@ -89,9 +121,11 @@ class Dataset:
     y : ndarray of shape (n_samples,) or None
         The labels as written: str (NumPy unicode), int64, float64 or bool.
         ``None`` when the file has no target.
-    feature_names : list of str or None
-        One name per column of ``X``; ``None`` for LIBSVM files and for
-        ``.npz`` files without a ``feature_names`` array.
+    feature_names : list of str, IndexNames or None
+        One name per column of ``X``; ``None`` for ``.npz`` files without a
+        ``feature_names`` array. LIBSVM files: their indices as written
+        (``"1"``, ``"2"``, ... or, zero-based, ``"0"``, ``"1"``, ...), an
+        :class:`IndexNames` (or a list when ``features`` selected columns).
     path : str
         The file (or Parquet directory) as given.
     format : str
@@ -155,6 +189,9 @@ def read_data(
     n_features=None,
     dtype=np.float64,
     require_target=False,
+    zero_based="auto",
+    header=True,
+    drop=(),
 ):
     """Read a data file into a :class:`Dataset`.
 
@@ -184,6 +221,19 @@ def read_data(
         The dtype of ``X``. Values too large for float32 are an error.
     require_target : bool, default=False
         Whether the file must have labels (training data).
+    zero_based : {"auto", True, False}, default="auto"
+        LIBSVM: whether feature indices start at 0 (as scikit-learn's
+        ``dump_svmlight_file`` writes by default) or at 1 (LIBSVM's own
+        convention). ``"auto"`` decides as scikit-learn does: one-based unless
+        the index 0 occurs in the file. Either way column ``j`` of ``X`` is
+        named after the index written in the file. Ignored for other formats.
+    header : bool, default=True
+        CSV: whether the first line names the columns. Without one, columns
+        are named ``"1"``, ``"2"``, ... (counted from 1, like ``cut -f``).
+        Ignored for other formats.
+    drop : sequence of str, default=()
+        CSV/Parquet: columns left out before the features are chosen (an
+        identifier, a leaked label...). Each must exist.
 
     Returns
     -------
@@ -197,7 +247,9 @@ def read_data(
         For any file that cannot be used as asked: missing or unreadable,
         unparsable, no data rows, missing columns, non-numeric feature columns,
         missing/NaN/infinite values (with the first such row and column), a
-        missing label, too many LIBSVM features, object arrays in ``.npz``.
+        missing label, too many LIBSVM features, a LIBSVM index above
+        :data:`MAX_LIBSVM_FEATURES`, object arrays in ``.npz``, an ``.npz``
+        array larger than its zip member can hold.
 
     Examples
     --------
@@ -228,6 +280,8 @@ def read_data(
         features = [features]
     elif features is not None:
         features = list(features)
+    zero_based = _check_zero_based(zero_based)
+    drop = _name_list(drop, "drop")
 
     if format is None:
         if not os.path.exists(path):
@@ -247,12 +301,18 @@ def read_data(
             f"cannot read {path}: it is a directory, and only Parquet data can be a directory"
         )
 
+    if drop and format not in ("csv", "parquet"):
+        raise DataFileError(
+            f"drop=... (--drop) selects columns of CSV and Parquet files; {path} is {format}"
+        )
     if format == "libsvm":
-        X, y, names = _read_libsvm(path, features, n_features)
+        X, y, names = _read_libsvm(path, features, n_features, zero_based)
     elif format == "npz":
         X, y, names = _read_npz(path, features, require_target)
     else:
-        X, y, names = _read_columns(path, format, target, features, require_target, dtype)
+        X, y, names = _read_columns(
+            path, format, target, features, require_target, dtype, bool(header), drop
+        )
 
     if format != "libsvm" and n_features is not None and X.shape[1] != n_features:
         raise DataFileError(
@@ -278,6 +338,58 @@ def _listing(names):
     if len(names) > _MAX_LISTED:
         shown += f", ... ({len(names) - _MAX_LISTED} more)"
     return shown or "(none)"
+
+
+def _check_zero_based(zero_based):
+    """``zero_based`` checked: "auto", True or False."""
+    if isinstance(zero_based, (bool, np.bool_)):
+        return bool(zero_based)
+    if isinstance(zero_based, str) and zero_based.lower() == "auto":
+        return "auto"
+    raise ValueError(f'zero_based must be "auto", True or False; got {zero_based!r}')
+
+
+def _name_list(names, argument):
+    """A sequence of column names as a list of str (a single str is one name)."""
+    if names is None:
+        return []
+    if isinstance(names, str):
+        return [names]
+    names = list(names)
+    if not all(isinstance(name, str) for name in names):
+        raise ValueError(f"{argument} must be column names (str); got {names!r}")
+    return names
+
+
+def _did_you_mean(name, names):
+    """``" (did you mean 'x'?)"`` for the closest of ``names`` to ``name``, or ``""``."""
+    close = difflib.get_close_matches(str(name), [str(n) for n in names], n=1, cutoff=0.6)
+    if not close:  # e.g. a case slip in a short name: "Id" for "id"
+        lowered = {str(n).lower(): str(n) for n in names}
+        close = [lowered[str(name).lower()]] if str(name).lower() in lowered else []
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _not_found(kind, missing, names, path, hint=""):
+    """The message for columns asked for but absent, with a did-you-mean per name."""
+    shown = ", ".join(f"{name}{_did_you_mean(name, names)}" for name in missing[:5])
+    if len(missing) > 5:
+        shown += f", ... ({len(missing) - 5} more)"
+    return f"{kind} not found in {path}: {shown}; columns are: {_listing(names)}{hint}"
+
+
+def _looks_like_data(names):
+    """Whether CSV column names look like a row of data: all numbers, or repeated numbers."""
+    numeric = [_is_number_text(name) for name in names]
+    if names and all(numeric):
+        return True
+    counts = Counter(names)
+    return any(count > 1 and _is_number_text(name) for name, count in counts.items())
+
+
+def _is_number_text(text):
+    """Whether a header cell reads as a number (a data value, not a name)."""
+    return bool(text.strip()) and re.match(_NUMBER_PATTERN, text, re.IGNORECASE) is not None
 
 
 @contextmanager
@@ -378,14 +490,18 @@ def _decoded(column):
     return column
 
 
-def _read_columns(path, format, target, features, require_target, dtype):
+def _read_columns(path, format, target, features, require_target, dtype, header=True, drop=()):
     """X, y and feature names from a CSV file or Parquet file/directory."""
     dataset = None
     if format == "csv":
         with _reading(path):
             table = pa_csv.read_csv(
-                path, convert_options=pa_csv.ConvertOptions(strings_can_be_null=True)
+                path,
+                read_options=_csv_read_options(header),
+                convert_options=pa_csv.ConvertOptions(strings_can_be_null=True),
             )
+        if not header:
+            table = table.rename_columns(_csv_column_names(table.num_columns))
         schema = table.schema
         index_columns = set()
     else:
@@ -399,7 +515,15 @@ def _read_columns(path, format, target, features, require_target, dtype):
 
     hint = (lambda columns: _first_text(table, columns)) if format == "csv" else None
     feature_columns, has_target = _select_columns(
-        schema, path, target, features, require_target, index_columns, hint
+        schema,
+        path,
+        target,
+        features,
+        require_target,
+        index_columns,
+        hint,
+        drop=drop,
+        csv_header=format == "csv" and header,
     )
 
     if dataset is None:
@@ -414,8 +538,48 @@ def _read_columns(path, format, target, features, require_target, dtype):
     return X, y, [str(name) for name in feature_columns]
 
 
-def _select_columns(schema, path, target, features, require_target, index_columns, text_hint):
+def _csv_column_names(n_columns):
+    """The names of the columns of a CSV file without a header: ``"1"``, ``"2"``, ...
+
+    Counted from 1, as ``cut -f`` counts fields.
+
+    Parameters
+    ----------
+    n_columns : int
+
+    Returns
+    -------
+    list of str of length n_columns
+
+    Examples
+    --------
+    >>> _csv_column_names(3)
+    ['1', '2', '3']
+    """
+    return [str(j + 1) for j in range(n_columns)]
+
+
+def _csv_read_options(header, **options):
+    """pyarrow CSV read options for a file with or without a header line."""
+    return pa_csv.ReadOptions(autogenerate_column_names=not header, **options)
+
+
+def _select_columns(
+    schema,
+    path,
+    target,
+    features,
+    require_target,
+    index_columns,
+    text_hint,
+    *,
+    drop=(),
+    csv_header=False,
+):
     """Check the target and feature columns of a table's ``schema``.
+
+    ``drop`` names columns left out of the default features; ``csv_header``
+    says the names come from a CSV header line, which may be a row of data.
 
     Returns
     -------
@@ -424,9 +588,22 @@ def _select_columns(schema, path, target, features, require_target, index_column
         Whether ``target`` names a column of the file.
     """
     names = schema.names
+    data_hint = ""
+    if csv_header and _looks_like_data(names):
+        data_hint = (
+            f"; the first line of {path} looks like data, not a header: "
+            "use --no-header (header=False)"
+        )
     duplicated = [name for name, count in Counter(names).items() if count > 1]
     if duplicated:
+        if data_hint:
+            raise DataFileError(data_hint[2:])
         raise DataFileError(f"duplicate column names in {path}: {_listing(duplicated)}")
+
+    missing = [name for name in drop if name not in names]
+    if missing:
+        raise DataFileError(_not_found("columns to drop", missing, names, path, data_hint))
+    dropped = set(drop)
 
     has_target = target is not None and target in names
     if require_target and target is None:
@@ -436,23 +613,27 @@ def _select_columns(schema, path, target, features, require_target, index_column
         )
     if require_target and not has_target:
         raise DataFileError(
-            f"column {target!r} not found in {path}; columns are: {_listing(names)}"
+            f"column {target!r} not found in {path}{_did_you_mean(target, names)}; "
+            f"columns are: {_listing(names)}{data_hint}"
         )
+    if has_target and target in dropped:
+        raise DataFileError(f"the target column {target!r} is also listed in drop")
 
     if features is None:
-        feature_columns = [n for n in names if n != target and n not in index_columns]
+        excluded = {target} | set(index_columns) | dropped
+        feature_columns = [n for n in names if n not in excluded]
     else:
         missing = [name for name in features if name not in names]
         if missing:
-            raise DataFileError(
-                f"feature columns not found in {path}: {_listing(missing)}; "
-                f"columns are: {_listing(names)}"
-            )
+            raise DataFileError(_not_found("feature columns", missing, names, path, data_hint))
         repeated = [name for name, count in Counter(features).items() if count > 1]
         if repeated:
             raise DataFileError(f"features lists a column twice: {_listing(repeated)}")
         if has_target and target in features:
             raise DataFileError(f"the target column {target!r} is also listed in features")
+        both = [name for name in features if name in dropped]
+        if both:
+            raise DataFileError(f"columns listed in both features and drop: {_listing(both)}")
         feature_columns = features
     if not feature_columns:
         raise DataFileError(f"no feature columns in {path}")
@@ -555,49 +736,182 @@ def _labels(column, name, rows, path):
 # ---------------------------------------------------------------------------- LIBSVM
 
 
-def _read_libsvm(path, features, n_features):
-    """Sparse X, labels y and no names from a LIBSVM/svmlight file (1-based indices)."""
-    if features is not None:
-        raise DataFileError(
-            f"features=... cannot select columns of the LIBSVM file {path}: "
-            "its features have numbers, not names"
-        )
+def _read_libsvm(path, features, n_features, zero_based="auto"):
+    """Sparse X, labels y and index names from a LIBSVM/svmlight file."""
     from sklearn.datasets import load_svmlight_file
 
     with _reading_libsvm(path):
-        X, y = load_svmlight_file(path, dtype=np.float64, zero_based=False)
+        # Indices as written (zero_based=True keeps them); the base is decided below.
+        X, y = load_svmlight_file(path, dtype=np.float64, zero_based=True)
     n_samples = X.shape[0]
     if n_samples == 0:
         raise DataFileError(f"no data rows in {path}")
-    _check_libsvm_rows(X, y, path)
+    X = sp.csr_matrix(X)
+    lowest = int(X.indices.min()) if X.nnz else None
+    zero_based = _libsvm_base(zero_based, lowest, X, path)
+    width = _libsvm_width(X.shape[1], zero_based, n_features, path)
+    X = _libsvm_columns(X, zero_based, width)
+    _check_libsvm_rows(X, y, path, zero_based=zero_based)
     if _integral_labels(y):
         y = y.astype(np.int64)
+    names = _libsvm_names(width, zero_based)
+    if features is not None:
+        index = _libsvm_selection(features, names, path)
+        if index is not None:
+            X, names = X[:, index], list(features)
+    return X, y, names
 
+
+def _libsvm_base(zero_based, lowest, X, path, first_row=0):
+    """Whether a LIBSVM file's indices start at 0, given the lowest index seen.
+
+    ``"auto"`` decides as scikit-learn does: one-based unless an index 0
+    occurs. A 0 in a file said to be one-based is an error naming its row.
+    """
+    if zero_based == "auto":
+        return lowest == 0
+    if not zero_based and lowest == 0:
+        k = int(np.argmin(X.indices))
+        row = int(np.searchsorted(X.indptr, k, side="right")) - 1
+        raise DataFileError(
+            f"cannot read {path}: feature index 0 at row {first_row + row + 1}, but "
+            'zero_based=False (indices from 1); pass zero_based=True or "auto" '
+            "(--zero-based yes|auto) for a zero-based file"
+        )
+    return bool(zero_based)
+
+
+def _libsvm_width(raw_width, zero_based, n_features, path):
+    """Columns of X from the parsed width (largest index + 1), checked against limits."""
+    width = raw_width if zero_based else max(raw_width - 1, 0)
+    if width > MAX_LIBSVM_FEATURES:
+        raise DataFileError(_too_wide(path, f"feature index {raw_width - 1}"))
     if n_features is not None:
-        if X.shape[1] > n_features:
+        if width > n_features:
             raise DataFileError(
-                f"{path} uses feature index {X.shape[1]} but n_features={n_features}"
+                f"{path} uses feature index {raw_width - 1} but n_features={n_features}"
+                + (" (zero-based indices)" if zero_based else "")
             )
-        X = sp.csr_matrix((X.data, X.indices, X.indptr), shape=(n_samples, n_features))
-    return X, y, None
+        width = n_features
+    return width
+
+
+def _too_wide(path, what):
+    return (
+        f"{path} uses {what}, above the limit of {MAX_LIBSVM_FEATURES} columns "
+        "(sparse matrices index columns with 32-bit integers); is the index a typo?"
+    )
+
+
+def _libsvm_columns(X, zero_based, width):
+    """CSR rows parsed with indices as written -> columns from 0, ``width`` wide."""
+    indices = X.indices if zero_based else X.indices - 1
+    return sp.csr_matrix((X.data, indices, X.indptr), shape=(X.shape[0], width))
+
+
+def _libsvm_names(width, zero_based):
+    """Feature names of a LIBSVM file: its own indices, ``"1"``... or ``"0"``..."""
+    return IndexNames(0 if zero_based else 1, width)
+
+
+class IndexNames(Sequence):
+    """The feature names of a LIBSVM file: its indices as strings, made on demand.
+
+    A file may use indices up to :data:`MAX_LIBSVM_FEATURES`; a list of that
+    many strings would take far more memory than the file, so names are made
+    when asked for. Membership and :meth:`index` take constant time.
+
+    Parameters
+    ----------
+    first : int
+        The first index: 1 for a one-based file, 0 for a zero-based one.
+    width : int
+        The number of columns.
+
+    Examples
+    --------
+    >>> names = IndexNames(1, 4)
+    >>> list(names), names[0], "4" in names, "0" in names, names.index("3")
+    (['1', '2', '3', '4'], '1', True, False, 2)
+    >>> names == ["1", "2", "3", "4"]
+    True
+    """
+
+    __hash__ = None
+
+    def __init__(self, first, width):
+        self.first, self.width = int(first), int(width)
+
+    def __len__(self):
+        return self.width
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [str(self.first + j) for j in range(self.width)[i]]
+        return str(self.first + range(self.width)[i])
+
+    def _position(self, name):
+        if not isinstance(name, str) or not name.isdigit() or str(int(name)) != name:
+            return None
+        j = int(name) - self.first
+        return j if 0 <= j < self.width else None
+
+    def __contains__(self, name):
+        return self._position(name) is not None
+
+    def index(self, name, *args):
+        j = self._position(name)
+        if j is None or args:
+            return list(self).index(name, *args)  # raises ValueError as a list would
+        return j
+
+    def __eq__(self, other):
+        if isinstance(other, IndexNames):
+            return (self.first, self.width) == (other.first, other.width) or (
+                self.width == other.width == 0
+            )
+        if isinstance(other, (Sequence, np.ndarray)) and not isinstance(other, str):
+            return len(other) == self.width and all(
+                str(a) == b for a, b in zip(other, self, strict=True)
+            )
+        return NotImplemented
+
+    def __repr__(self):
+        if self.width <= 6:
+            return repr(list(self))
+        return f"IndexNames(first={self.first}, width={self.width})"
+
+
+def _libsvm_selection(features, names, path):
+    """Column indices of ``features`` (index names) in a LIBSVM file, None for all of them."""
+    features = list(features)
+    if names == features:
+        return None
+    missing = [name for name in features if name not in names]
+    if missing:
+        first, last = names[0] if names else "-", names[-1] if names else "-"
+        raise DataFileError(
+            f"feature columns not found in {path}: {_listing(missing)}; its features are "
+            f"the indices {first} to {last} (zero_based decides whether they start at 0 or 1)"
+        )
+    repeated = [name for name, count in Counter(features).items() if count > 1]
+    if repeated:
+        raise DataFileError(f"features lists a column twice: {_listing(repeated)}")
+    first = int(names[0]) if names else 0
+    return np.asarray([int(name) - first for name in features], dtype=np.intp)
 
 
 @contextmanager
 def _reading_libsvm(path):
-    """:func:`_reading` for LIBSVM files: a zero feature index is explained."""
+    """:func:`_reading` for LIBSVM files: an index too large for a C int is explained."""
     try:
         with _reading(path):
             yield
-    except DataFileError as exc:
-        if "Invalid index 0" in str(exc):
-            raise DataFileError(
-                f"cannot read {path}: feature index 0 found, but LIBSVM feature indices "
-                "start at 1 (rewrite zero-based svmlight files with 1-based indices)"
-            ) from exc.__cause__
-        raise
+    except OverflowError as exc:  # scikit-learn's parser reads indices as C ints
+        raise DataFileError(_too_wide(path, "a feature index of 2147483648 or more")) from exc
 
 
-def _check_libsvm_rows(X, y, path, first_row=0):
+def _check_libsvm_rows(X, y, path, first_row=0, zero_based=False):
     """Refuse NaN or infinite labels and values in rows read from a LIBSVM file.
 
     Parameters
@@ -608,6 +922,9 @@ def _check_libsvm_rows(X, y, path, first_row=0):
     path : str
     first_row : int, default=0
         Rows of the file before these (a file read in blocks), for the message.
+    zero_based : bool, default=False
+        Whether the file's indices start at 0 (column ``j`` is index ``j``),
+        for the message.
     """
     finite = np.isfinite(y)
     if not finite.all():
@@ -620,7 +937,8 @@ def _check_libsvm_rows(X, y, path, first_row=0):
         row = int(np.searchsorted(X.indptr, k, side="right")) - 1
         problem = "NaN value" if np.isnan(X.data[k]) else "infinite value"
         raise DataFileError(
-            f"{problem} for feature {X.indices[k] + 1} at row {first_row + row + 1} of {path}"
+            f"{problem} for feature {X.indices[k] + (not zero_based)} at row "
+            f"{first_row + row + 1} of {path}"
         )
 
 
@@ -646,8 +964,72 @@ def _npz_array(archive, key, path):
         raise
 
 
+def _check_npz_sizes(path):
+    """Refuse ``.npz`` arrays larger than their zip members can hold, before loading them.
+
+    NumPy allocates an array from its header's shape before reading its data,
+    so a few hundred bytes could ask for terabytes. Each array's
+    ``shape x itemsize`` must fit in the uncompressed size of its member, and
+    that size in what deflate can make of the stored bytes
+    (:data:`_MAX_DEFLATE_RATIO`) and in the archive itself.
+    """
+    from numpy.lib import format as npy_format
+
+    archive_bytes = os.path.getsize(path)
+    with _reading(path):
+        if not zipfile.is_zipfile(path):
+            return  # np.load says what it is
+        with zipfile.ZipFile(path) as archive:
+            for member in archive.infolist():
+                if not member.filename.endswith(".npy"):
+                    continue
+                key = member.filename[: -len(".npy")]
+                stored_limit = member.compress_size
+                if member.compress_type != zipfile.ZIP_STORED:
+                    stored_limit *= _MAX_DEFLATE_RATIO
+                if member.compress_size > archive_bytes or member.file_size > stored_limit + 2**16:
+                    raise DataFileError(
+                        f"array {key!r} in {path} claims {_bytes(member.file_size)} "
+                        f"from {_bytes(member.compress_size)} stored in a "
+                        f"{_bytes(archive_bytes)} file: the archive is damaged"
+                    )
+                with archive.open(member) as stream:
+                    try:
+                        version = npy_format.read_magic(stream)
+                        if version == (1, 0):
+                            shape, _, dtype = npy_format.read_array_header_1_0(stream)
+                        else:
+                            shape, _, dtype = npy_format.read_array_header_2_0(stream)
+                    except ValueError:
+                        continue  # not a readable .npy header: np.load reports it
+                    header_bytes = stream.tell()
+                if dtype.hasobject:
+                    continue  # refused when loaded (allow_pickle=False)
+                claimed = int(np.prod([int(n) for n in shape], dtype=object)) * dtype.itemsize
+                held = member.file_size - header_bytes
+                if claimed > held:
+                    raise DataFileError(
+                        f"array {key!r} in {path} claims shape {tuple(shape)} of {dtype} "
+                        f"({_bytes(claimed)}) but its zip member holds {_bytes(max(held, 0))}: "
+                        "the archive is damaged; nothing was allocated"
+                    )
+
+
+def _bytes(n):
+    """``n`` bytes for a person: 386 bytes, 2.18 TiB..."""
+    n = int(n)
+    if n < 1024:
+        return f"{n} bytes"
+    for unit in ("KiB", "MiB", "GiB", "TiB", "PiB"):
+        n /= 1024
+        if n < 1024 or unit == "PiB":
+            return f"{n:.3g} {unit}"
+    return f"{n} bytes"  # pragma: no cover
+
+
 def _read_npz(path, features, require_target):
     """Dense X, labels y (or None) and names (or None) from a NumPy ``.npz`` archive."""
+    _check_npz_sizes(path)
     with _reading(path), open(path, "rb") as handle:
         try:
             archive = np.load(handle, allow_pickle=False)
