@@ -1,14 +1,14 @@
-"""Model files: tensors and JSON metadata to bytes and back, validated.
+"""Model files: tensors and JSON metadata to bytes and back, validated and hashed whole.
 
 A model file is one `safetensors <https://huggingface.co/docs/safetensors>`_ file,
 written and read by the small code in this module (the ``safetensors`` package is not
-needed; files it writes load here and files written here load with it):
+needed; files written here load with it):
 
 =============  ==============================================================
 bytes          content
 =============  ==============================================================
 ``0 .. 8``     ``N``, the header length, unsigned 64-bit little-endian
-``8 .. 8+N``   the header: a UTF-8 JSON object, padded with spaces to a
+``8 .. 8+N``   the header: a JSON object in ASCII, padded with spaces to a
                multiple of 8 bytes
 ``8+N ..``     the tensor buffer: each tensor little-endian, C-order,
                contiguous; together they cover the buffer exactly
@@ -16,20 +16,44 @@ bytes          content
 
 The header maps each tensor name to ``{"dtype": "F32" | "F64", "shape": [...],
 "data_offsets": [begin, end]}`` (offsets relative to the buffer start) and holds
-``{"__metadata__": {"softmax_classifier": "<metadata as a JSON string>"}}``. Written
-here, tensors are stored in sorted name order. The metadata carries ``"format":
-"softmax-classifier"``, ``"format_version": 1`` and ``"tensors_sha256"``, the hex
-SHA-256 of the tensors' bytes taken in sorted name order (for a file written here,
-simply the SHA-256 of the buffer).
+``{"__metadata__": {"softmax_classifier": "<metadata as a JSON string>"}}``. The
+metadata carries ``"format": "softmax-classifier"``, ``"format_version": 2`` and
+``"sha256"``; ``docs/model_files.md`` has the whole schema.
+
+**Canonical header (format version 2).** The header is exactly the bytes
+:func:`dumps` writes, and a reader re-creates them from what it parsed and compares:
+``json.dumps(header, separators=(",", ":"), ensure_ascii=True)`` with
+``"__metadata__"`` first (its entries sorted by key), then the tensors in sorted name
+order, each with its fields in the order ``dtype``, ``shape``, ``data_offsets``; the
+metadata string is ``json.dumps(metadata, sort_keys=True, separators=(",", ":"),
+ensure_ascii=True, allow_nan=False)``; then spaces up to a multiple of 8 bytes.
+
+**The hash.** ``"sha256"`` is the hex SHA-256 of the canonical header of the same file
+*without* the ``"sha256"`` key (unpadded), followed by the tensor buffer. So it covers
+every byte of the file except itself and the padding, and because the header must be
+canonical, no byte of a version-2 file can change (classes, feature names, shapes,
+hyperparameters, tensors, padding, the length field) without the file being refused.
+What it proves: the file is the one the writer wrote, against accidental damage
+(disk, transfer, truncation) and against edits by hand or by tools that do not
+recompute it. What it does **not** prove: who wrote it. Anyone can recompute a
+SHA-256, so it is not a signature and not authenticity; to trust a file from someone
+else, check it against a checksum or signature obtained from them separately.
+
+Format version 1 (written by softmax-classifier 0.1.0) is still read. Its hash
+(``"tensors_sha256"``) covers the tensor bytes only and its header need not be
+canonical, so an edit of its metadata (a renamed or reordered class, permuted feature
+names) is caught only when it makes the model inconsistent. Saving a loaded model
+writes version 2.
 
 Loading parses numbers and JSON only: nothing in a file is unpickled, imported or
-evaluated, and no module is imported while loading. :func:`loads` checks
-everything (sizes before reading, header length, UTF-8, strict JSON without
-duplicate keys, non-finite numbers or huge integers, dtypes, shapes, offsets and
-the exact tiling of the buffer, format name and version, the SHA-256, finiteness
-of every tensor, and the softmax-model schema of :func:`validate_softmax_model`)
-and raises :class:`ModelFileError`, with a one-line message, for anything wrong.
-The SHA-256 detects corruption and careless edits; it is not a signature.
+evaluated, and no module is imported while loading. The header is read and checked
+first (its length against :data:`MAX_HEADER_BYTES`, UTF-8, strict JSON without
+duplicate keys, non-finite numbers, huge integers or more than a few hundred nested
+containers, dtypes, shapes, offsets and the exact tiling of the buffer, format name and
+version, the softmax-model schema of :func:`validate_softmax_model`, the canonical
+form); only then are the tensors read, straight into their arrays, and the SHA-256
+and the tensor values checked. Anything wrong raises :class:`ModelFileError` with a
+one-line message.
 
 Tensors of a softmax model (``c`` classes, ``d`` features):
 
@@ -59,33 +83,37 @@ Examples
 array([[ 1. , -2. ],
        [ 0.5,  0. ]])
 >>> meta["format"], meta["format_version"]
-('softmax-classifier', 1)
+('softmax-classifier', 2)
 >>> model_file.restore_classes(meta)
 array(['cat', 'dog'], dtype='<U3')
->>> model_file.loads(data[:-1])  # doctest: +ELLIPSIS
+>>> model_file.loads(data.replace(b"dog", b"doG"))  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
-softmax_classifier.model_file.ModelFileError: tensor 'intercept': data_offsets [32, 48] run past ...
+softmax_classifier.model_file.ModelFileError: the file does not match its SHA-256 ...
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
+import io
 import json
 import math
 import os
+import re
 import reprlib
 import stat
 from collections.abc import Mapping
 
 import numpy as np
 
+from softmax_classifier._atomic import atomic_write
+
 __all__ = [
     "FORMAT_NAME",
     "FORMAT_VERSION",
     "MAX_FILE_BYTES",
     "MAX_HEADER_BYTES",
+    "READ_FORMAT_VERSIONS",
     "ModelFileError",
     "dumps",
     "load",
@@ -98,16 +126,28 @@ __all__ = [
 FORMAT_NAME = "softmax-classifier"
 """The value of the metadata's ``"format"`` key."""
 
-FORMAT_VERSION = 1
-"""The format version written, and the only one read, by this version."""
+FORMAT_VERSION = 2
+"""The format version written by this version."""
+
+READ_FORMAT_VERSIONS = (1, 2)
+"""The format versions this version reads."""
 
 MAX_FILE_BYTES = 2**31
 """Larger files are refused before they are read."""
 
 MAX_HEADER_BYTES = 2**24
-"""Largest header length accepted (16 MiB)."""
+"""Largest header length accepted (16 MiB), checked before the header is read.
+
+A header is a few kilobytes plus what grows with the model: about 4 + (length of the
+name) bytes per feature name and per class label, and about 20 bytes per iteration of
+the fit report's objective history. 16 MiB holds, for example, 500,000 feature names
+of 25 characters with 100,000 classes and 100,000 iterations of history. Parsing a
+header takes at most about 10 times its length in memory (see
+``docs/model_files.md``).
+"""
 
 _METADATA_KEY = "softmax_classifier"
+_HASH_KEYS = {1: "tensors_sha256", 2: "sha256"}  # format version -> the hash's key
 # safetensors dtype name -> (little-endian dtype as stored, native dtype returned).
 _DTYPES = {
     "F32": (np.dtype("<f4"), np.dtype(np.float32)),
@@ -119,8 +159,13 @@ _NUMPY_NAMES = {np.dtype(np.float32): "float32", np.dtype(np.float64): "float64"
 _TENSOR_FIELDS = ("dtype", "shape", "data_offsets")
 _MAX_NDIM = 32
 _MAX_INT_CHARS = 40  # longer JSON integers are refused while parsing (no quadratic int())
+_MAX_CONTAINERS = 512  # JSON objects + arrays per document; a model needs a few dozen
 _MAX_CLASS_INT = 2**63 - 1
+_VERSIONS_TEXT = " and ".join(map(str, READ_FORMAT_VERSIONS))
 _HEADER_ALIGN = 8
+_PIECE_CHARS = 2**16  # characters of a long string escaped at a time
+# A JSON string literal (with escapes), to blank out strings before counting brackets.
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 
 _TENSOR_NAMES = {"coef", "intercept", "feature_mean", "feature_scale"}
 _CLASS_TYPES = {"int": np.int64, "float": np.float64, "str": np.str_, "bool": np.bool_}
@@ -128,7 +173,6 @@ _REQUIRED_METADATA = (
     "format",
     "format_version",
     "library_version",
-    "tensors_sha256",
     "classes",
     "class_type",
     "n_features",
@@ -159,32 +203,64 @@ def _short(value):
 # -- writing -----------------------------------------------------------------------------
 
 
-def dumps(tensors, metadata):
-    """Serialise a softmax model's tensors and metadata to the bytes of a model file.
+def _metadata_text(metadata):
+    """The canonical JSON text of the metadata (sorted keys, no spaces, ASCII)."""
+    return json.dumps(
+        metadata,
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=True,
+        allow_nan=False,
+        default=_json_default,
+    )
+
+
+def _header_pieces(metadata_entries, entries):
+    """The canonical header, unpadded, as ASCII str pieces of at most a few hundred KiB.
 
     Parameters
     ----------
-    tensors : dict of str to ndarray
-        ``coef (n_classes, n_features)``, ``intercept (n_classes,)``, both float32 or both
-        float64, and optionally ``feature_mean (n_features,)`` and
-        ``feature_scale (n_features,)`` float64. Any byte order or memory layout; the
-        values must be finite.
-    metadata : dict
-        JSON-serialisable (NumPy scalars and arrays are converted to Python numbers and
-        lists) with the keys listed in :func:`validate_softmax_model`, except
-        ``"format"``, ``"format_version"`` and ``"tensors_sha256"``, which are added here
-        (and replace any given).
+    metadata_entries : dict of str to str
+        The ``__metadata__`` object (written in sorted key order).
+    entries : dict of str to (str, tuple, int, int)
+        ``{name: (dtype code, shape, begin, end)}`` (written in sorted name order).
 
-    Returns
-    -------
-    bytes
-        The file: header length, header, tensors in sorted name order.
-
-    Raises
+    Yields
     ------
-    ModelFileError
-        If the tensors or metadata do not describe a valid softmax model, so that a file
-        that is written always loads.
+    str
+        Pieces whose concatenation is ``json.dumps(header, separators=(",", ":"))``
+        (ASCII). Long strings are escaped piece by piece (escaping is per character), so
+        checking or hashing a large header never holds a second copy of it.
+    """
+    yield '{"__metadata__":{'
+    for i, key in enumerate(sorted(metadata_entries)):
+        yield ("," if i else "") + json.dumps(key) + ':"'
+        value = metadata_entries[key]
+        for start in range(0, len(value), _PIECE_CHARS):
+            yield json.dumps(value[start : start + _PIECE_CHARS])[1:-1]
+        yield '"'
+    yield "}"
+    for name in sorted(entries):
+        code, shape, begin, end = entries[name]
+        entry = {"dtype": code, "shape": list(shape), "data_offsets": [begin, end]}
+        yield "," + json.dumps(name) + ":" + json.dumps(entry, separators=(",", ":"))
+    yield "}"
+
+
+def _header_bytes(metadata_entries, entries):
+    """The canonical header, unpadded, as bytes (see :func:`_header_pieces`)."""
+    return "".join(_header_pieces(metadata_entries, entries)).encode("ascii")
+
+
+def _padded(header):
+    return header + b" " * (-len(header) % _HEADER_ALIGN)
+
+
+def _serialise(tensors, metadata):
+    """Check and lay out a model: ``(prefix, chunks)``, the file being ``prefix + chunks``.
+
+    ``prefix`` is the header length and the padded header; ``chunks`` are the tensors'
+    little-endian bytes as ``uint8`` arrays (views where no conversion is needed).
     """
     if not isinstance(tensors, Mapping):
         raise ModelFileError(f"tensors must be a dict of arrays, got {type(tensors).__name__}")
@@ -203,44 +279,74 @@ def dumps(tensors, metadata):
                 f"tensor {name!r} has dtype {value.dtype}; only float32 and float64 are allowed"
             )
         native = np.dtype(np.float32) if value.dtype.itemsize == 4 else np.dtype(np.float64)
-        array = np.ascontiguousarray(value, dtype=native)
-        if not np.isfinite(array).all():
-            raise ModelFileError(f"tensor {name!r} contains non-finite values (NaN or infinity)")
-        arrays[name] = array
+        arrays[name] = np.ascontiguousarray(value, dtype=native)
+    _check_tensor_values(arrays)
 
-    names = sorted(arrays)
-    chunks = [
-        arrays[name].astype(_DTYPES[_DTYPE_NAMES[arrays[name].dtype]][0], copy=False).tobytes()
-        for name in names
-    ]
-    digest = hashlib.sha256()
-    for chunk in chunks:
-        digest.update(chunk)
-    meta = dict(metadata)
+    meta = {k: v for k, v in metadata.items() if k not in _HASH_KEYS.values()}
     meta["format"] = FORMAT_NAME
     meta["format_version"] = FORMAT_VERSION
-    meta["tensors_sha256"] = digest.hexdigest()
     try:
-        meta_text = json.dumps(
-            meta, sort_keys=True, allow_nan=False, separators=(",", ":"), default=_json_default
-        )
+        text = _metadata_text(meta)
     except (TypeError, ValueError, RecursionError) as error:
         raise ModelFileError(f"metadata cannot be written as JSON: {error}") from None
-    # Validate what a reader will see: the metadata after its JSON round trip.
-    validate_softmax_model(arrays, _parse_metadata_text(meta_text))
+    # What a reader will see is the metadata after its JSON round trip; it must be
+    # canonical again, or the file would not load.
+    parsed = _parse_metadata_text(text)
+    if _metadata_text(parsed) != text:  # pragma: no cover - json round trips are stable
+        raise ModelFileError("metadata does not survive a JSON round trip unchanged")
 
-    header = {"__metadata__": {_METADATA_KEY: meta_text}}
-    offset = 0
-    for name, chunk in zip(names, chunks, strict=True):
-        header[name] = {
-            "dtype": _DTYPE_NAMES[arrays[name].dtype],
-            "shape": list(arrays[name].shape),
-            "data_offsets": [offset, offset + len(chunk)],
-        }
-        offset += len(chunk)
-    header_bytes = json.dumps(header, separators=(",", ":")).encode("ascii")
-    header_bytes += b" " * (-len(header_bytes) % _HEADER_ALIGN)
-    return b"".join([len(header_bytes).to_bytes(8, "little"), header_bytes, *chunks])
+    names = sorted(arrays)
+    chunks, entries, offset = [], {}, 0
+    for name in names:
+        stored = _DTYPES[_DTYPE_NAMES[arrays[name].dtype]][0]
+        chunk = arrays[name].astype(stored, copy=False).reshape(-1).view(np.uint8)
+        entries[name] = (_DTYPE_NAMES[arrays[name].dtype], arrays[name].shape, offset,
+                         offset + chunk.size)  # fmt: skip
+        offset += chunk.size
+        chunks.append(chunk)
+    specs = {name: (arrays[name].dtype, arrays[name].shape) for name in names}
+    _check_schema(specs, parsed, check_hash=False)
+
+    digest = hashlib.sha256(_header_bytes({_METADATA_KEY: text}, entries))
+    for chunk in chunks:
+        digest.update(chunk)
+    parsed["sha256"] = digest.hexdigest()
+    header = _padded(_header_bytes({_METADATA_KEY: _metadata_text(parsed)}, entries))
+    return len(header).to_bytes(8, "little") + header, chunks
+
+
+def dumps(tensors, metadata):
+    """Serialise a softmax model's tensors and metadata to the bytes of a model file.
+
+    Parameters
+    ----------
+    tensors : dict of str to ndarray
+        ``coef (n_classes, n_features)``, ``intercept (n_classes,)``, both float32 or both
+        float64, and optionally ``feature_mean (n_features,)`` and
+        ``feature_scale (n_features,)`` float64. Any byte order or memory layout; the
+        values must be finite.
+    metadata : dict
+        JSON-serialisable (NumPy scalars and arrays are converted to Python numbers and
+        lists) with the keys listed in :func:`validate_softmax_model`, except
+        ``"format"``, ``"format_version"`` and ``"sha256"``, which are added here
+        (and replace any given; a version-1 ``"tensors_sha256"`` is dropped).
+
+    Returns
+    -------
+    bytes
+        The file in format version :data:`FORMAT_VERSION`: header length, canonical
+        header, tensors in sorted name order. ``"sha256"`` covers the metadata, the
+        tensor layout and the tensor bytes: it detects damage and edits that do not
+        recompute it; it is not a signature (anyone can recompute it).
+
+    Raises
+    ------
+    ModelFileError
+        If the tensors or metadata do not describe a valid softmax model, so that a file
+        that is written always loads.
+    """
+    prefix, chunks = _serialise(tensors, metadata)
+    return b"".join([prefix, *(chunk.data for chunk in chunks)])
 
 
 def _json_default(value):
@@ -253,17 +359,19 @@ def _json_default(value):
 
 
 def save(path, tensors, metadata):
-    """Write a model file atomically.
+    """Write a model file atomically (the bytes of :func:`dumps`).
 
-    The bytes of :func:`dumps` go to a new temporary file in the destination's directory,
-    which is flushed, fsynced and then renamed over ``path`` with :func:`os.replace`:
-    readers see the old file or the new one, never a partial one, and an interrupted
-    write leaves no temporary file behind.
+    The file is written by :func:`softmax_classifier._atomic.atomic_write`: to a
+    temporary file beside ``path``, flushed, fsynced and renamed over it, so readers
+    (and a process killed at any moment) see the old file or the new one, never a
+    partial one; temporaries left by killed writers are removed by the next write in
+    that directory. The tensors are written straight from their arrays, without a
+    second copy of the model in memory.
 
     Parameters
     ----------
     path : str or os.PathLike
-        Destination; an existing file is replaced.
+        Destination: a regular file (replaced) or a new name in an existing directory.
     tensors, metadata
         As for :func:`dumps`.
 
@@ -271,39 +379,17 @@ def save(path, tensors, metadata):
     ------
     ModelFileError
         If the model is invalid (nothing is written).
+    softmax_classifier._atomic.OutputPathError
+        If ``path`` is a symbolic link, directory, device, FIFO or socket, or its
+        directory does not exist (nothing is written).
     OSError
-        If the file cannot be written.
+        If the file cannot be written (the old file, if any, is untouched).
     """
-    data = dumps(tensors, metadata)
-    path = os.fsdecode(os.fspath(path))
-    directory, base = os.path.split(os.path.abspath(path))
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    for _ in range(100):
-        temp = os.path.join(directory, f".{base}.{os.urandom(6).hex()}.tmp")
-        try:
-            fd = os.open(temp, flags, 0o666)  # the process umask applies, as for open()
-            break
-        except FileExistsError:
-            continue
-    else:  # pragma: no cover - 100 collisions of 48 random bits
-        raise FileExistsError(f"cannot create a temporary file next to {path!r}")
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
-    # Make the rename itself durable (POSIX); not possible everywhere, so best effort.
-    with contextlib.suppress(OSError):
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+    prefix, chunks = _serialise(tensors, metadata)
+    with atomic_write(path, "wb") as file:
+        file.write(prefix)
+        for chunk in chunks:
+            file.write(chunk.data)
 
 
 # -- reading -----------------------------------------------------------------------------
@@ -312,8 +398,9 @@ def save(path, tensors, metadata):
 def load(path):
     """Read and validate a model file.
 
-    The file's size is checked before it is read; a non-regular file (directory, FIFO,
-    device) is refused without blocking.
+    The file's size is checked first, then its header is read and checked, and only then
+    are the tensors read (into their arrays, without a second copy). A non-regular file
+    (directory, FIFO, device) is refused without blocking.
 
     Parameters
     ----------
@@ -328,8 +415,9 @@ def load(path):
     Raises
     ------
     ModelFileError
-        If the file is missing, unreadable, larger than :data:`MAX_FILE_BYTES`, or
-        invalid in any way (see :func:`loads`); the message names the path.
+        If the file is missing, unreadable, larger than :data:`MAX_FILE_BYTES`, changed
+        while being read, or invalid in any way (see :func:`loads`); the message names
+        the path.
     """
     path = os.fspath(path)
     shown = os.fsdecode(path)
@@ -340,19 +428,13 @@ def load(path):
             info = os.fstat(file.fileno())
             if not stat.S_ISREG(info.st_mode):
                 raise ModelFileError(f"cannot read model file {shown!r}: not a regular file")
-            if info.st_size > MAX_FILE_BYTES:
-                raise ModelFileError(
-                    f"model file {shown!r} is {info.st_size} bytes, larger than the limit of "
-                    f"{MAX_FILE_BYTES} bytes"
-                )
-            data = file.read(info.st_size + 1)  # one more byte to notice a growing file
+            try:
+                return _read_model(file, info.st_size)
+            except ModelFileError as error:
+                raise ModelFileError(f"invalid model file {shown!r}: {error}") from error
     except OSError as error:
         reason = error.strerror or str(error)
         raise ModelFileError(f"cannot read model file {shown!r}: {reason}") from error
-    try:
-        return loads(data)
-    except ModelFileError as error:
-        raise ModelFileError(f"invalid model file {shown!r}: {error}") from error
 
 
 def loads(data):
@@ -365,37 +447,53 @@ def loads(data):
     Returns
     -------
     tensors : dict of str to ndarray
-        Writable, native-byte-order copies: ``coef (n_classes, n_features)`` and
-        ``intercept (n_classes,)`` float32 or float64, and, if the model standardises its
-        input, ``feature_mean (n_features,)`` and ``feature_scale (n_features,)`` float64.
+        Writable, native-byte-order arrays of their own: ``coef (n_classes,
+        n_features)`` and ``intercept (n_classes,)`` float32 or float64, and, if the
+        model standardises its input, ``feature_mean (n_features,)`` and
+        ``feature_scale (n_features,)`` float64.
     metadata : dict
         The parsed JSON metadata, checked by :func:`validate_softmax_model`; unknown keys
-        are kept.
+        are kept. ``metadata["format_version"]`` tells which format the file has.
 
     Raises
     ------
     ModelFileError
         For anything malformed, truncated, oversized, tampered with or incompatible,
         with a one-line message saying what is wrong. No other exception escapes for any
-        input bytes.
+        input bytes. For a version-2 file any change of any byte is refused (see the
+        module docstring for what the hash does and does not prove).
     TypeError
         If ``data`` is not bytes-like.
     """
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise TypeError(f"model data must be bytes, got {type(data).__name__}")
     if not isinstance(data, bytes):
-        if not isinstance(data, bytearray | memoryview):
-            raise TypeError(f"model data must be bytes, got {type(data).__name__}")
-        data = memoryview(data).tobytes()
-    size = len(data)
+        data = memoryview(data).cast("B")  # BytesIO copies this once; bytes it shares
+    return _read_model(io.BytesIO(data), len(data))
+
+
+def _read_exactly(file, size, what):
+    data = file.read(size)
+    if len(data) != size:
+        raise ModelFileError(
+            f"the file ended after {len(data)} of the {size} bytes of the {what} "
+            "(truncated, or changed while being read)"
+        )
+    return data
+
+
+def _read_model(file, size):
+    """Read a model from a binary file positioned at its start; ``size`` is its length."""
     if size > MAX_FILE_BYTES:
         raise ModelFileError(
-            f"model data is {size} bytes, larger than the limit of {MAX_FILE_BYTES}"
+            f"model data is {size} bytes, larger than the limit of {MAX_FILE_BYTES} bytes"
         )
     if size < 8:
         raise ModelFileError(
             f"file is too short to be a model file ({size} bytes; it must start with an "
             "8-byte header length)"
         )
-    header_len = int.from_bytes(data[:8], "little")
+    header_len = int.from_bytes(_read_exactly(file, 8, "header length"), "little")
     if header_len == 0:
         raise ModelFileError("header length is zero (not a model file)")
     if header_len > MAX_HEADER_BYTES:
@@ -408,51 +506,91 @@ def loads(data):
             f"header length {header_len} is longer than the {size - 8} bytes after it "
             "(truncated file?)"
         )
-    header = _parse_json(data[8 : 8 + header_len], "header")
+    raw = _read_exactly(file, header_len, "header")
+    header = _parse_json(raw, "header")
     if not isinstance(header, dict):
         raise ModelFileError(f"header is a JSON {_json_type(header)}, not an object")
-    metadata = _read_metadata(header)
-
-    start = 8 + header_len
-    buffer_len = size - start
+    metadata, version = _read_metadata(header)
+    buffer_len = size - 8 - header_len
     entries = _read_tensor_entries(header, buffer_len)
     _check_layout(entries, buffer_len)
-
-    view = memoryview(data)
+    specs = {name: (_DTYPES[entry[0]][1], entry[1]) for name, entry in entries.items()}
+    _check_schema(specs, metadata)
+    hash_key = _HASH_KEYS[version]
     digest = hashlib.sha256()
-    for name in sorted(entries):
-        _, _, begin, end = entries[name]
-        digest.update(view[start + begin : start + end])
-    expected = metadata.get("tensors_sha256")
-    if not isinstance(expected, str):
-        raise ModelFileError(
-            "metadata 'tensors_sha256' is missing or not a string"
-            if expected is None
-            else f"metadata 'tensors_sha256' must be a string, got {_short(expected)}"
+    if version >= 2:
+        _check_canonical(raw, header, metadata, entries)
+        del raw
+        unhashed = {key: value for key, value in header["__metadata__"].items()}
+        unhashed[_METADATA_KEY] = _metadata_text(
+            {key: value for key, value in metadata.items() if key != "sha256"}
         )
-    if digest.hexdigest() != expected:
-        raise ModelFileError(
-            "tensor data does not match the SHA-256 in the metadata "
-            "(the file was tampered with or corrupted)"
-        )
+        for piece in _header_pieces(unhashed, entries):
+            digest.update(piece.encode("ascii"))
+        del unhashed
+    del header
 
-    tensors = {}
-    for name in sorted(entries):
+    stored_arrays = {}
+    for name in sorted(entries, key=lambda n: entries[n][2]):  # file order
         code, shape, begin, end = entries[name]
-        stored, native = _DTYPES[code]
-        count = (end - begin) // stored.itemsize
-        if count == 0:
-            array = np.zeros(shape, dtype=native)
-        else:
-            flat = np.frombuffer(data, dtype=stored, count=count, offset=start + begin)
-            array = flat.astype(native).reshape(shape)  # astype copies: writable, native order
-        if not np.isfinite(array).all():
-            raise ModelFileError(
-                f"tensor {_short(name)} contains non-finite values (NaN or infinity)"
-            )
-        tensors[name] = array
-    validate_softmax_model(tensors, metadata)
+        flat = np.empty((end - begin) // _DTYPES[code][0].itemsize, dtype=_DTYPES[code][0])
+        _read_into(file, flat.view(np.uint8), f"tensor {_short(name)}")
+        if version >= 2:
+            digest.update(flat.view(np.uint8).data)
+        stored_arrays[name] = flat
+    if file.read(1):
+        raise ModelFileError("the file grew while being read")
+    if version == 1:  # the tensors' bytes in sorted name order
+        for name in sorted(stored_arrays):
+            digest.update(stored_arrays[name].view(np.uint8).data)
+    if digest.hexdigest() != metadata[hash_key]:
+        raise ModelFileError(
+            f"the file does not match its SHA-256 (metadata {hash_key!r}): it was damaged, "
+            "or edited after it was written"
+        )
+    tensors = {}
+    for name in sorted(stored_arrays):
+        code, shape, _, _ = entries[name]
+        # A view when the stored (little-endian) dtype is native, else a converted copy.
+        tensors[name] = stored_arrays[name].astype(_DTYPES[code][1], copy=False).reshape(shape)
+    _check_tensor_values(tensors)
     return tensors, metadata
+
+
+def _read_into(file, buffer, what):
+    """Fill the writable uint8 array ``buffer`` from ``file``."""
+    view = memoryview(buffer)
+    filled = 0
+    while filled < len(view):
+        count = file.readinto(view[filled:])
+        if not count:
+            raise ModelFileError(
+                f"the file ended after {filled} of the {len(view)} bytes of {what} "
+                "(truncated, or changed while being read)"
+            )
+        filled += count
+
+
+def _check_canonical(raw, header, metadata, entries):
+    """Check that a version-2 header is byte for byte the canonical one."""
+    text = header["__metadata__"][_METADATA_KEY]
+    canonical = text == _metadata_text(metadata)
+    view, position = memoryview(raw), 0
+    for piece in _header_pieces(header["__metadata__"], entries) if canonical else ():
+        chunk = piece.encode("ascii")
+        if view[position : position + len(chunk)] != chunk:
+            canonical = False
+            break
+        position += len(chunk)
+    else:
+        padding = view[position:]
+        canonical = canonical and len(padding) == -position % _HEADER_ALIGN
+        canonical = canonical and padding == b" " * len(padding)
+    if not canonical:
+        raise ModelFileError(
+            "the header is not exactly as softmax-classifier writes it (format version 2 "
+            "headers are canonical): the file was edited or damaged"
+        )
 
 
 def _json_type(value):
@@ -503,7 +641,9 @@ def _parse_constant(text):
 
 
 def _parse_json(raw, what):
-    """Strict JSON: UTF-8, no duplicate keys, no NaN/Infinity, no huge numbers.
+    """Strict JSON: UTF-8, no duplicate keys, no NaN/Infinity, no huge numbers, and at
+    most ``_MAX_CONTAINERS`` objects and arrays (which bounds the memory of parsing to a
+    small multiple of the text's length: every other value takes a few characters).
 
     Parameters
     ----------
@@ -520,6 +660,16 @@ def _parse_json(raw, what):
             ) from None
     else:
         text = raw
+    if text.count("{") + text.count("[") > _MAX_CONTAINERS:
+        # Brackets inside strings (feature names such as "x[0]") do not count.
+        outside = _JSON_STRING.sub("", text)
+        containers = outside.count("{") + outside.count("[")
+        del outside
+        if containers > _MAX_CONTAINERS:
+            raise ModelFileError(
+                f"{what} JSON has {containers} objects and arrays, more than the limit of "
+                f"{_MAX_CONTAINERS} (a model needs a few dozen)"
+            )
     decoder = json.JSONDecoder(
         object_pairs_hook=_object_pairs,
         parse_int=_parse_int,
@@ -534,15 +684,16 @@ def _parse_json(raw, what):
         raise ModelFileError(f"{what} JSON is nested too deeply") from None
     except (ValueError, MemoryError) as error:
         raise ModelFileError(f"{what} is not valid JSON: {error}") from None
-    try:
-        # Lone surrogates (from \\ud800 escapes) are not Unicode; safetensors refuses them.
-        json.dumps(value, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:
-        raise ModelFileError(
-            f"{what} JSON contains an invalid \\u escape (lone surrogate)"
-        ) from None
-    except RecursionError:  # pragma: no cover - the parser refuses deeper nesting first
-        raise ModelFileError(f"{what} JSON is nested too deeply") from None
+    if "\\ud" in text or "\\uD" in text:
+        try:
+            # Lone surrogates (from \\ud800 escapes) are not Unicode; safetensors refuses them.
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise ModelFileError(
+                f"{what} JSON contains an invalid \\u escape (lone surrogate)"
+            ) from None
+        except RecursionError:  # pragma: no cover - the parser refuses deeper nesting first
+            raise ModelFileError(f"{what} JSON is nested too deeply") from None
     return value
 
 
@@ -554,7 +705,7 @@ def _parse_metadata_text(text):
 
 
 def _read_metadata(header):
-    """The softmax-classifier metadata of a parsed header, with format and version checked."""
+    """``(metadata, format_version)`` of a parsed header, with format and version checked."""
     if "__metadata__" not in header:
         raise ModelFileError("not a softmax-classifier model file: the header has no __metadata__")
     raw = header["__metadata__"]
@@ -587,15 +738,15 @@ def _read_metadata(header):
     if version > FORMAT_VERSION:
         raise ModelFileError(
             f"model file format version {version} was written by a newer version of "
-            f"softmax-classifier (this version reads format version {FORMAT_VERSION}); "
+            f"softmax-classifier (this version reads format versions {_VERSIONS_TEXT}); "
             "upgrade softmax-classifier to load it"
         )
-    if version != FORMAT_VERSION:
+    if version not in READ_FORMAT_VERSIONS:
         raise ModelFileError(
             f"unsupported model file format version {version} (this version reads format "
-            f"version {FORMAT_VERSION})"
+            f"versions {_VERSIONS_TEXT})"
         )
-    return metadata
+    return metadata, version
 
 
 def _is_index(value):
@@ -632,6 +783,13 @@ def _read_tensor_entries(header, buffer_len):
             raise ModelFileError(
                 f"{label}: shape must be a list of at most {_MAX_NDIM} non-negative integers, "
                 f"got {_short(shape)}"
+            )
+        # Even an empty tensor must have a shape an array can take (a dimension of 0
+        # does not make [0, 2**31, 2**31, 2**31] reasonable).
+        if math.prod(n for n in shape if n) > MAX_FILE_BYTES:
+            raise ModelFileError(
+                f"{label}: shape {_short(shape)} is absurd: its non-zero dimensions "
+                f"multiply to more than {MAX_FILE_BYTES}"
             )
         offsets = info["data_offsets"]
         if not (isinstance(offsets, list) and len(offsets) == 2 and all(map(_is_index, offsets))):
@@ -695,8 +853,9 @@ def validate_softmax_model(tensors, metadata):
     metadata : dict
         Parsed JSON with (at least) the keys
 
-        - ``"format"`` (``"softmax-classifier"``), ``"format_version"`` (int),
-          ``"library_version"`` (str), ``"tensors_sha256"`` (64 lowercase hex digits);
+        - ``"format"`` (``"softmax-classifier"``), ``"format_version"`` (1 or 2),
+          ``"library_version"`` (str), and the hash as 64 lowercase hex digits:
+          ``"sha256"`` for version 2, ``"tensors_sha256"`` for version 1;
         - ``"classes"``: list of ``c`` distinct values, all of ``"class_type"``:
           ``"int"`` (JSON integers in the int64 range, not booleans), ``"float"``
           (numbers), ``"str"`` (strings without NUL) or ``"bool"`` (booleans);
@@ -706,7 +865,8 @@ def validate_softmax_model(tensors, metadata):
           the standardisation tensors are present) and ``"center"``;
         - ``"hyperparameters"``: object; ``"fit_report"``: object or null.
 
-        Other keys are allowed.
+        Other keys are allowed. The hash itself is not recomputed here (it needs the
+        file's bytes; :func:`loads` checks it).
 
     Raises
     ------
@@ -717,64 +877,93 @@ def validate_softmax_model(tensors, metadata):
         raise ModelFileError(f"tensors must be a dict, got {type(tensors).__name__}")
     if not isinstance(metadata, Mapping):
         raise ModelFileError(f"metadata must be a dict, got {type(metadata).__name__}")
-    for name in ("coef", "intercept"):
-        if name not in tensors:
-            raise ModelFileError(f"model has no {name!r} tensor")
-    extra = sorted(set(tensors) - _TENSOR_NAMES, key=str)
-    if extra:
-        raise ModelFileError(f"unexpected tensor {_short(extra[0])} in a softmax model")
     for name, array in tensors.items():
         if not isinstance(array, np.ndarray) or array.dtype not in _DTYPE_NAMES:
-            raise ModelFileError(f"tensor {name!r} must be a float32 or float64 array")
+            raise ModelFileError(f"tensor {_short(name)} must be a float32 or float64 array")
+    _check_schema({name: (a.dtype, a.shape) for name, a in tensors.items()}, metadata)
+    _check_tensor_values(tensors)
+
+
+def _check_tensor_values(tensors):
+    """Every value finite, and ``feature_scale`` positive."""
+    for name, array in tensors.items():
         if not np.isfinite(array).all():
-            raise ModelFileError(f"tensor {name!r} contains non-finite values (NaN or infinity)")
-    coef, intercept = tensors["coef"], tensors["intercept"]
-    if coef.ndim != 2:
-        raise ModelFileError(f"'coef' must be 2-D (n_classes, n_features), got shape {coef.shape}")
-    n_classes, n_features = coef.shape
+            raise ModelFileError(
+                f"tensor {_short(name)} contains non-finite values (NaN or infinity)"
+            )
+    scale = tensors.get("feature_scale")
+    if scale is not None and not (scale > 0).all():
+        raise ModelFileError("'feature_scale' must be positive everywhere")
+
+
+def _check_schema(specs, metadata, *, check_hash=True):
+    """The schema of :func:`validate_softmax_model`, on ``{name: (dtype, shape)}``.
+
+    Everything but the tensors' values, so that it runs before they are read.
+    """
+    for name in ("coef", "intercept"):
+        if name not in specs:
+            raise ModelFileError(f"model has no {name!r} tensor")
+    extra = sorted(set(specs) - _TENSOR_NAMES, key=str)
+    if extra:
+        raise ModelFileError(f"unexpected tensor {_short(extra[0])} in a softmax model")
+    (coef_dtype, coef_shape), (intercept_dtype, intercept_shape) = specs["coef"], specs["intercept"]
+    if len(coef_shape) != 2:
+        raise ModelFileError(
+            f"'coef' must be 2-D (n_classes, n_features), got shape {tuple(coef_shape)}"
+        )
+    n_classes, n_features = coef_shape
     if n_classes < 2:
         raise ModelFileError(f"a softmax model needs at least 2 classes, 'coef' has {n_classes}")
     if n_features < 1:
         raise ModelFileError("a softmax model needs at least 1 feature, 'coef' has 0 columns")
-    if intercept.shape != (n_classes,):
+    if tuple(intercept_shape) != (n_classes,):
         raise ModelFileError(
-            f"'intercept' must have shape ({n_classes},) to match 'coef', got {intercept.shape}"
+            f"'intercept' must have shape ({n_classes},) to match 'coef', got "
+            f"{tuple(intercept_shape)}"
         )
-    if intercept.dtype != coef.dtype:
+    if intercept_dtype != coef_dtype:
         raise ModelFileError(
-            f"'intercept' is {_NUMPY_NAMES[intercept.dtype]} but 'coef' is "
-            f"{_NUMPY_NAMES[coef.dtype]}; they must match"
+            f"'intercept' is {_NUMPY_NAMES[intercept_dtype]} but 'coef' is "
+            f"{_NUMPY_NAMES[coef_dtype]}; they must match"
         )
-    standardized = "feature_mean" in tensors or "feature_scale" in tensors
+    standardized = "feature_mean" in specs or "feature_scale" in specs
     if standardized:
         for name in ("feature_mean", "feature_scale"):
-            if name not in tensors:
+            if name not in specs:
                 raise ModelFileError(
                     f"model has {'feature_scale' if name == 'feature_mean' else 'feature_mean'}"
                     f" but no {name!r} tensor (both or neither)"
                 )
-            array = tensors[name]
-            if array.shape != (n_features,) or array.dtype != np.float64:
+            dtype, shape = specs[name]
+            if tuple(shape) != (n_features,) or dtype != np.float64:
                 raise ModelFileError(
                     f"{name!r} must be float64 of shape ({n_features},), got "
-                    f"{_NUMPY_NAMES[array.dtype]} of shape {array.shape}"
+                    f"{_NUMPY_NAMES[dtype]} of shape {tuple(shape)}"
                 )
-        if not (tensors["feature_scale"] > 0).all():
-            raise ModelFileError("'feature_scale' must be positive everywhere")
 
     for key in _REQUIRED_METADATA:
         if key not in metadata:
             raise ModelFileError(f"metadata has no {key!r} key")
     if metadata["format"] != FORMAT_NAME:
         raise ModelFileError(f"metadata 'format' must be {FORMAT_NAME!r}")
-    if metadata["format_version"] != FORMAT_VERSION or type(metadata["format_version"]) is not int:
-        raise ModelFileError(f"metadata 'format_version' must be {FORMAT_VERSION}")
-    for key in ("library_version", "tensors_sha256"):
-        if not isinstance(metadata[key], str):
-            raise ModelFileError(f"metadata {key!r} must be a string, got {_short(metadata[key])}")
-    digest = metadata["tensors_sha256"]
-    if len(digest) != 64 or digest.strip("0123456789abcdef"):
-        raise ModelFileError(f"metadata 'tensors_sha256' is not a hex SHA-256: {_short(digest)}")
+    version = metadata["format_version"]
+    if type(version) is not int or version not in READ_FORMAT_VERSIONS:
+        raise ModelFileError(f"metadata 'format_version' must be one of {_VERSIONS_TEXT}")
+    library_version = metadata["library_version"]
+    if not isinstance(library_version, str):
+        raise ModelFileError(
+            f"metadata 'library_version' must be a string, got {_short(library_version)}"
+        )
+    if check_hash:
+        key = _HASH_KEYS[version]
+        if key not in metadata:
+            raise ModelFileError(f"metadata {key!r} is missing (format version {version})")
+        digest = metadata[key]
+        if not isinstance(digest, str):
+            raise ModelFileError(f"metadata {key!r} must be a string, got {_short(digest)}")
+        if len(digest) != 64 or digest.strip("0123456789abcdef"):
+            raise ModelFileError(f"metadata {key!r} is not a hex SHA-256: {_short(digest)}")
     classes = _checked_classes(metadata)
     if len(classes) != n_classes:
         raise ModelFileError(
@@ -798,7 +987,7 @@ def validate_softmax_model(tensors, metadata):
             )
         if len(set(names)) != len(names):
             raise ModelFileError("metadata 'feature_names' are not unique")
-    expected_dtype = _NUMPY_NAMES[coef.dtype]
+    expected_dtype = _NUMPY_NAMES[coef_dtype]
     if metadata["dtype"] != expected_dtype:
         raise ModelFileError(
             f"metadata 'dtype' is {_short(metadata['dtype'])} but 'coef' is {expected_dtype}"
