@@ -12,12 +12,13 @@ never a torn one.
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
+
+from softmax_classifier._atomic import atomic_write
 
 __all__ = ["CHECKPOINT_NAME", "CheckpointError", "CheckpointWriter", "check_writable", "load"]
 
@@ -89,21 +90,36 @@ class CheckpointWriter:
 
 
 def save(path, state, description, seed):
-    """Write ``state`` (dict of arrays and numbers), ``description`` and ``seed`` atomically."""
-    path = Path(path)
+    """Write ``state`` (dict of arrays and numbers), ``description`` and ``seed`` atomically.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The checkpoint file: a regular file (replaced) or a new name.
+    state : dict of str to array_like
+        The solver state (each value becomes one array of the ``.npz``).
+    description : dict
+        JSON-ready facts about the fit.
+    seed : int
+
+    Raises
+    ------
+    softmax_classifier._atomic.OutputPathError
+        If ``path`` is a symbolic link, directory, device, FIFO or socket.
+    OSError
+        If it cannot be written; the previous checkpoint is then untouched.
+
+    Notes
+    -----
+    Written by :func:`softmax_classifier._atomic.atomic_write`, the one writer of every
+    output file: a temporary file beside ``path`` is renamed over it, and temporaries
+    left by killed processes are removed by the next write.
+    """
     arrays = {key: np.asarray(value) for key, value in state.items()}
     arrays[_DESCRIPTION_KEY] = np.asarray(json.dumps(description, sort_keys=True))
     arrays[_SEED_KEY] = np.asarray(seed, dtype=np.int64)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".checkpoint-", suffix=".npz")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            np.savez(stream, **arrays)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_write(path, "wb") as stream:
+        np.savez(stream, **arrays)
 
 
 def load(directory, description):
