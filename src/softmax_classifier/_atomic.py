@@ -9,23 +9,30 @@ CSVs, figures) goes through :func:`atomic_write`:
 - the target must be a regular file or not exist yet: a symbolic link, a
   directory, a device, a FIFO or a socket is refused before anything is
   written (replacing ``/dev/full`` or a symlink is never what was meant);
-- the temporary file's name is ``.<target name>.<pid>.<random>.softmax-tmp``. A
-  process killed while writing (SIGKILL cannot be caught) leaves it behind;
-  the next write beside it removes every such file of a process that is no
-  longer running, so killed writes do not pile up.
+- the temporary file's name is ``.<target name>.<host>.<pid>.<random>.softmax-tmp``
+  (``<host>``: 8 hex digits of a hash of the machine's name). A process killed
+  while writing (SIGKILL cannot be caught) leaves it behind; the next write
+  beside it removes every such file of a process *of this machine* that is no
+  longer running, so killed writes do not pile up, and a directory shared between
+  machines (NFS) never loses a temporary that another machine is still writing.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
+import socket
 import stat
 
 __all__ = ["OutputPathError", "atomic_write", "check_output_path", "remove_stale_temporaries"]
 
 _SUFFIX = ".softmax-tmp"
-_TEMPORARY = re.compile(r"^\..+\.(?P<pid>\d+)\.[0-9a-f]{12}" + re.escape(_SUFFIX) + "$")
+_TEMPORARY = re.compile(
+    r"^\..+?(?:\.(?P<host>[0-9a-f]{8}))?\.(?P<pid>\d+)\.[0-9a-f]{12}" + re.escape(_SUFFIX) + "$"
+)
+_HOST = hashlib.sha256(socket.gethostname().encode("utf-8", "replace")).hexdigest()[:8]
 
 
 class OutputPathError(ValueError):
@@ -109,7 +116,8 @@ def atomic_write(path, mode="wb", *, encoding=None, newline=None):
     remove_stale_temporaries(directory)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     for _ in range(100):
-        temporary = os.path.join(directory, f".{base}.{os.getpid()}.{os.urandom(6).hex()}{_SUFFIX}")
+        name = f".{base}.{_HOST}.{os.getpid()}.{os.urandom(6).hex()}{_SUFFIX}"
+        temporary = os.path.join(directory, name)
         try:
             fd = os.open(temporary, flags, 0o666)  # the process umask applies, as for open()
             break
@@ -139,6 +147,9 @@ def atomic_write(path, mode="wb", *, encoding=None, newline=None):
 def remove_stale_temporaries(directory):
     """Remove temporary files of :func:`atomic_write` left by processes that no longer run.
 
+    Only files named by :func:`atomic_write` on this machine are considered (names
+    without the machine's tag, from before it was added, count as this machine's).
+
     Parameters
     ----------
     directory : str or os.PathLike
@@ -156,7 +167,9 @@ def remove_stale_temporaries(directory):
         return 0
     for name in names:
         match = _TEMPORARY.match(name)
-        if match is None or _is_running(int(match["pid"])):
+        if match is None or match["host"] not in (None, _HOST):
+            continue
+        if _is_running(int(match["pid"])):
             continue
         with contextlib.suppress(OSError):
             os.unlink(os.path.join(directory, name))
