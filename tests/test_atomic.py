@@ -259,3 +259,14 @@ def test_sigkill_during_a_large_save_leaves_the_old_or_the_new_file(tmp_path, ki
     assert os.listdir(tmp_path) == [path.name], "temporaries of killed writers remain"
     print(f"{kind}: {outcomes}, one save {duration:.2f} s, {kills} kills in {elapsed:.1f} s")
     assert elapsed < 40
+
+
+def test_temporary_path_is_beside_the_target_and_removed_once_its_writer_is_gone(tmp_path):
+    name = Path(_atomic.temporary_path(tmp_path / "model.safetensors"))
+    assert name.parent == tmp_path and name.name.startswith(".model.safetensors.")
+    assert name != Path(_atomic.temporary_path(tmp_path / "model.safetensors"))
+    stale = name.name.replace(f".{os.getpid()}.", f".{dead_pid()}.")
+    (tmp_path / name.name).write_bytes(b"mine, alive")
+    (tmp_path / stale).write_bytes(b"killed")
+    assert remove_stale_temporaries(tmp_path) == 1
+    assert os.listdir(tmp_path) == [name.name]

@@ -26,7 +26,13 @@ import re
 import socket
 import stat
 
-__all__ = ["OutputPathError", "atomic_write", "check_output_path", "remove_stale_temporaries"]
+__all__ = [
+    "OutputPathError",
+    "atomic_write",
+    "check_output_path",
+    "remove_stale_temporaries",
+    "temporary_path",
+]
 
 _SUFFIX = ".softmax-tmp"
 _TEMPORARY = re.compile(
@@ -112,12 +118,11 @@ def atomic_write(path, mode="wb", *, encoding=None, newline=None):
     if mode not in ("wb", "w"):
         raise ValueError(f"mode must be 'wb' or 'w', got {mode!r}")
     path = check_output_path(path)
-    directory, base = os.path.split(path)
+    directory = os.path.dirname(path)
     remove_stale_temporaries(directory)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     for _ in range(100):
-        name = f".{base}.{_HOST}.{os.getpid()}.{os.urandom(6).hex()}{_SUFFIX}"
-        temporary = os.path.join(directory, name)
+        temporary = temporary_path(path)
         try:
             fd = os.open(temporary, flags, 0o666)  # the process umask applies, as for open()
             break
@@ -142,6 +147,24 @@ def atomic_write(path, mode="wb", *, encoding=None, newline=None):
             os.unlink(temporary)
         raise
     _fsync_directory(directory)
+
+
+def temporary_path(path):
+    """A new name for a temporary file beside ``path``, of the form that
+    :func:`remove_stale_temporaries` removes once this process is gone.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file the temporary will replace.
+
+    Returns
+    -------
+    str
+        ``<directory>/.<name>.<host>.<pid>.<random>.softmax-tmp`` (not created).
+    """
+    directory, base = os.path.split(os.path.abspath(os.fsdecode(os.fspath(path))))
+    return os.path.join(directory, f".{base}.{_HOST}.{os.getpid()}.{os.urandom(6).hex()}{_SUFFIX}")
 
 
 def remove_stale_temporaries(directory):
