@@ -1267,15 +1267,16 @@ def test_random_mutations_raise_model_file_error_or_load_validly():
     outcomes = {"refused": 0, "loaded": 0}
     start = time.perf_counter()
     for i in range(5000):
-        kind, data = _mutate(bases[i % len(bases)], rng)
+        base = bases[i % len(bases)]
+        kind, data = _mutate(base, rng)
         try:
             tensors, meta = loads(data)
         except ModelFileError as error:
             assert "\n" not in str(error), (kind, str(error))
             outcomes["refused"] += 1
-        else:  # e.g. a class label's digit changed, or a space in the padding
+        else:  # format 2: only a mutation that changed nothing (e.g. a digit for itself)
+            assert data == base, kind
             validate_softmax_model(tensors, meta)
-            assert all(np.isfinite(a).all() for a in tensors.values())
             outcomes["loaded"] += 1
     elapsed = time.perf_counter() - start
     assert elapsed < 10, f"5000 mutated loads took {elapsed:.1f} s"

@@ -48,8 +48,8 @@ writes version 2.
 Loading parses numbers and JSON only: nothing in a file is unpickled, imported or
 evaluated, and no module is imported while loading. The header is read and checked
 first (its length against :data:`MAX_HEADER_BYTES`, UTF-8, strict JSON without
-duplicate keys, non-finite numbers, huge integers or more than a few hundred nested
-containers, dtypes, shapes, offsets and the exact tiling of the buffer, format name and
+duplicate keys, non-finite numbers, huge integers or more than 512 objects and
+arrays, dtypes, shapes, offsets and the exact tiling of the buffer, format name and
 version, the softmax-model schema of :func:`validate_softmax_model`, the canonical
 form); only then are the tensors read, straight into their arrays, and the SHA-256
 and the tensor values checked. Anything wrong raises :class:`ModelFileError` with a
@@ -138,12 +138,12 @@ MAX_FILE_BYTES = 2**31
 MAX_HEADER_BYTES = 2**24
 """Largest header length accepted (16 MiB), checked before the header is read.
 
-A header is a few kilobytes plus what grows with the model: about 4 + (length of the
-name) bytes per feature name and per class label, and about 20 bytes per iteration of
-the fit report's objective history. 16 MiB holds, for example, 500,000 feature names
-of 25 characters with 100,000 classes and 100,000 iterations of history. Parsing a
-header takes at most about 10 times its length in memory (see
-``docs/model_files.md``).
+A header is a few kilobytes plus what grows with the model: about 5 bytes plus the
+name's length per feature name and per class label, and about 20 bytes per iteration of
+the fit report's objective history. 400,000 feature names of 20 characters with 100,000
+iterations of history make an 11.4 MiB header. Parsing a header takes memory in
+proportion to its length: about 8 times for such a header, at most about 14 times for
+any header that loads (see ``docs/model_files.md``).
 """
 
 _METADATA_KEY = "softmax_classifier"
@@ -468,7 +468,7 @@ def loads(data):
     if not isinstance(data, bytes | bytearray | memoryview):
         raise TypeError(f"model data must be bytes, got {type(data).__name__}")
     if not isinstance(data, bytes):
-        data = memoryview(data).cast("B")  # BytesIO copies this once; bytes it shares
+        data = memoryview(data).tobytes()  # one copy; io.BytesIO shares a bytes object
     return _read_model(io.BytesIO(data), len(data))
 
 
