@@ -184,7 +184,15 @@ def test_train_sparse_libsvm_is_scaled_without_centring(files, tmp_path):
     folder, _, _ = files
     model = str(tmp_path / "m.safetensors")
     completed, _ = run(
-        "train", str(folder / "iris.svm"), "-o", model, "--quiet", "--solver", "auto"
+        "train",
+        str(folder / "iris.svm"),
+        "-o",
+        model,
+        "--quiet",
+        "--solver",
+        "auto",
+        "--standardize",
+        "yes",  # the default, auto, leaves sparse data as it is
     )
     assert completed.returncode == 0, completed.stderr
     info, _ = run("inspect", model, "--json")

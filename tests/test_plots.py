@@ -140,16 +140,52 @@ def test_confusion_matrix_text_colour_contrasts_with_the_cell():
     assert colours["0"] == "black"  # light cell
 
 
-def test_confusion_matrix_105_classes(tmp_path):
+def test_confusion_matrix_of_many_classes_shows_the_most_confused(tmp_path):
     rng = np.random.default_rng(0)
-    matrix = rng.poisson(0.5, (105, 105)) + np.diag(rng.integers(20, 60, 105))
+    matrix = rng.poisson(0.2, (105, 105)) + np.diag(rng.integers(20, 60, 105))
+    confused = [7, 50, 99]  # the classes mixed up most, planted
+    for i in confused:
+        matrix[i, (i + 1) % 105] += 40
     labels = [f"class_{k}" for k in range(105)]
-    target = tmp_path / "cm105.png"
-    small = imread(plots.plot_confusion_matrix(matrix[:5, :5], labels[:5], tmp_path / "s.png"))
-    large = assert_real_png(plots.plot_confusion_matrix(matrix, labels, target), target)
-    assert large.shape[0] > 2 * small.shape[0]  # the figure grows with the classes
     figure = plots._confusion_matrix_figure(matrix, labels, title="t", normalize=False)
-    assert len(figure.axes[0].texts) == 0  # no numbers in 105 x 105 cells
+    ax = figure.axes[0]
+    shown = [text.get_text() for text in ax.get_yticklabels()]
+    assert len(shown) == plots._MAX_SHOWN_CLASSES
+    assert all(f"class_{i}" in shown for i in confused)
+    assert "30 most confused of 105" in ax.get_title()
+    accuracy = np.trace(matrix) / matrix.sum()  # of the whole matrix, not of what is shown
+    assert f"accuracy {accuracy:.4g}" in ax.get_title()
+    # Sizes stay those of 30 classes whatever the total: 105 and 1,000 give the same figure.
+    big = np.diag(np.full(1000, 5))
+    big[0, 1] = 1
+    size_105 = figure.get_size_inches()
+    size_1000 = plots._confusion_matrix_figure(
+        big, [str(k) for k in range(1000)], title="t", normalize=False
+    ).get_size_inches()
+    np.testing.assert_allclose(size_1000, size_105, rtol=0.3)  # label widths differ a little
+    target = tmp_path / "cm105.png"
+    assert_real_png(plots.plot_confusion_matrix(matrix, labels, target), target)
+
+
+def test_weights_of_many_classes_are_capped(tmp_path):
+    coef = np.random.default_rng(0).standard_normal((250, 4))
+    figure = plots._weights_figure(coef, (2, 2), [str(k) for k in range(250)], title="w")
+    images = [ax for ax in figure.axes if ax.images]
+    assert len(images) == plots._MAX_WEIGHT_PANELS
+    assert "first 100 of 250" in figure._suptitle.get_text()
+
+
+def test_figures_are_written_atomically(tmp_path):
+    target = tmp_path / "cm.png"
+    target.write_bytes(b"old")
+    link = tmp_path / "link.png"
+    link.symlink_to(target)
+    with pytest.raises(ValueError, match="symbolic link"):
+        plots.plot_confusion_matrix(np.eye(2), ["a", "b"], link)
+    assert target.read_bytes() == b"old" and link.is_symlink()
+    plots.plot_confusion_matrix(np.eye(2), ["a", "b"], target)
+    assert target.read_bytes().startswith(PNG_SIGNATURE)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cm.png", "link.png"]
 
 
 def test_confusion_matrix_rejects_bad_input(tmp_path):

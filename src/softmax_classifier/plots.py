@@ -45,6 +45,11 @@ _WEIGHTS_CMAP = "RdBu_r"
 _CONFUSION_CMAP = "Blues"
 #: Classes up to which the confusion matrix gets a number in each cell.
 _MAX_ANNOTATED_CLASSES = 30
+#: Most classes drawn in a confusion matrix: beyond, the most confused ones only, so that
+#: the figure (and its memory) does not grow with the square of the classes.
+_MAX_SHOWN_CLASSES = 30
+#: Most panels of the weights figure: beyond, the first classes only.
+_MAX_WEIGHT_PANELS = 100
 #: Panels per row of the weights grid.
 _MAX_WEIGHT_COLUMNS = 10
 #: The log-scale panel of the loss curve appears when values span more than this ratio.
@@ -153,10 +158,12 @@ def plot_confusion_matrix(
 ) -> Path:
     """Draw a confusion matrix as a heat map with a colour bar and write the figure.
 
-    Up to 30 classes each cell carries its number, in black or white, whichever reads
-    better on the cell's colour. The figure grows with the number of classes (about a
-    fifth of an inch per class for many classes), x tick labels turn when they would not
-    fit, and the accuracy (trace over total) is added under the title.
+    Each cell carries its number, in black or white, whichever reads better on the cell's
+    colour; x tick labels turn when they would not fit, and the accuracy (trace over total,
+    of the whole matrix) is added under the title. Beyond 30 classes only the 30 most
+    confused ones are drawn (largest off-diagonal row plus column sums, in their original
+    order) and the title says so: the figure's size and memory stay bounded whatever the
+    number of classes (a 1,000-class matrix drawn whole needed gigabytes).
 
     Parameters
     ----------
@@ -300,12 +307,17 @@ def _confusion_matrix_figure(matrix, labels, *, title: str, normalize: bool) -> 
         )
     if not np.all(np.isfinite(counts)) or np.any(counts < 0):
         raise ValueError("matrix must hold finite, non-negative counts")
-    n_classes = counts.shape[0]
-    names = _label_names(labels, n_classes)
+    names = _label_names(labels, counts.shape[0])
 
     total = counts.sum()
     if total > 0:
         title = f"{title}\naccuracy {np.trace(counts) / total:.4g}"
+    if counts.shape[0] > _MAX_SHOWN_CLASSES:
+        kept = _most_confused(counts, _MAX_SHOWN_CLASSES)
+        title = f"{title}, the {kept.size} most confused of {counts.shape[0]} classes"
+        counts = counts[np.ix_(kept, kept)]
+        names = [names[k] for k in kept]
+    n_classes = counts.shape[0]
     if normalize:
         row_sums = counts.sum(axis=1, keepdims=True)
         shown = np.divide(counts, row_sums, out=np.zeros_like(counts), where=row_sums > 0)
@@ -381,6 +393,10 @@ def _weights_figure(coef, image_shape, labels, *, title: str) -> Figure:
     names = _label_names(labels, n_classes)
     if n_classes == 0:
         raise ValueError("coef has no classes: there is nothing to plot")
+    if n_classes > _MAX_WEIGHT_PANELS:  # a bounded figure, whatever the number of classes
+        title = f"{title} (the first {_MAX_WEIGHT_PANELS} of {n_classes} classes)"
+        weights, names = weights[:_MAX_WEIGHT_PANELS], names[:_MAX_WEIGHT_PANELS]
+        n_classes = _MAX_WEIGHT_PANELS
 
     n_cols = min(n_classes, _MAX_WEIGHT_COLUMNS)
     n_rows = math.ceil(n_classes / n_cols)
@@ -416,11 +432,23 @@ def _new_figure(size: tuple[float, float]) -> Figure:
 
 
 def _save(figure: Figure, path, dpi: float) -> Path:
+    from softmax_classifier._atomic import atomic_write
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    # Atomic: the old figure or the new one, never half a file; links and devices refused.
     # An explicit format: without a suffix matplotlib would append ".png" to the name.
-    figure.savefig(path, dpi=dpi, format=path.suffix[1:].lower() or "png")
+    with atomic_write(path, "wb") as file:
+        figure.savefig(file, dpi=dpi, format=path.suffix[1:].lower() or "png")
     return path
+
+
+def _most_confused(counts, limit: int):
+    """Indices (sorted) of the ``limit`` classes with the most off-diagonal counts."""
+    off = counts - np.diag(np.diag(counts))
+    score = off.sum(axis=0) + off.sum(axis=1)
+    order = np.argsort(-score, kind="stable")[:limit]
+    return np.sort(order)
 
 
 def _label_names(labels, n_classes: int) -> list[str]:
