@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.linalg.blas import daxpy as _axpy
 
 from softmax_classifier import math as sm
 
@@ -160,15 +161,8 @@ class SoftmaxObjective:
             _hessian_product_block, stacked, intercept, direction_intercept
         )
         self.n_passes += 1
-        return self.pack(
-            *sm._mean_plus_penalty(
-                hess_coef,
-                hess_intercept,
-                self.data.total_weight,
-                self.alpha,
-                direction_coef,
-                dtype=np.float64,
-            )
+        return self._mean_plus_penalty(
+            hess_coef, hess_intercept, self.data.total_weight, direction_coef
         )
 
     def hessian_diagonal(self, params):
@@ -266,10 +260,28 @@ class SoftmaxObjective:
 
     def _finish(self, coef, loss_sum, grad_coef, grad_intercept, weight_sum):
         value = loss_sum / weight_sum + sm._penalty(coef, self.alpha)
-        grad = sm._mean_plus_penalty(
-            grad_coef, grad_intercept, weight_sum, self.alpha, coef, dtype=np.float64
-        )
-        return value, self.pack(*grad)
+        return value, self._mean_plus_penalty(grad_coef, grad_intercept, weight_sum, coef)
+
+    def _mean_plus_penalty(self, sum_coef, sum_intercept, weight_sum, coef):
+        """``pack(sum_coef / weight_sum + alpha * coef, sum_intercept / weight_sum)``.
+
+        :func:`softmax_classifier.math._mean_plus_penalty`, written straight into
+        the flat float64 vector: for a wide model (sparse text, millions of
+        parameters) the layout changes and temporaries of that formula cost more
+        than the data pass. ``sum_coef`` may be in either memory order (sparse
+        products give Fortran order); the division reorders it in one pass.
+        """
+        out = np.empty(self.n_params)
+        out_coef, out_intercept = self.unpack(out)
+        np.divide(sum_coef, weight_sum, out=out_coef)
+        if self.alpha != 0:  # in place: out_coef += alpha * coef
+            penalty = np.ascontiguousarray(coef, dtype=np.float64).ravel()
+            updated = _axpy(penalty, out[: penalty.size], a=self.alpha)
+            if not np.shares_memory(updated, out):  # pragma: no cover - BLAS made a copy
+                out[: penalty.size] = updated
+        if self.fit_intercept:
+            np.divide(sum_intercept, weight_sum, out=out_intercept)
+        return out
 
 
 # Block functions: (X_block, y_block, weight_block, *args) -> tuple of sums.

@@ -6,6 +6,7 @@ import warnings
 from collections import deque
 
 import numpy as np
+from scipy.linalg.blas import daxpy as _axpy
 from scipy.optimize import line_search
 
 from softmax_classifier.solvers._line_search import approximately_armijo, value_noise
@@ -131,19 +132,23 @@ def minimize(objective, x0, *, max_iter=500, tol=1e-5, memory=10, callback=None,
 
 
 def _two_loop(grad, steps, grad_changes):
-    """Inverse-Hessian estimate times ``grad`` (Nocedal & Wright, Algorithm 7.4)."""
+    """Inverse-Hessian estimate times ``grad`` (Nocedal & Wright, Algorithm 7.4).
+
+    The updates run in place (BLAS ``axpy``): for a wide model (millions of
+    parameters) a temporary vector per update cost more than the data pass.
+    """
     q = grad.copy()
     rhos = [1.0 / float(s @ y) for s, y in zip(steps, grad_changes, strict=True)]
     alphas = []
     for s, y, rho in zip(reversed(steps), reversed(grad_changes), reversed(rhos), strict=True):
         a = rho * float(s @ q)
-        q -= a * y
+        q = _axpy(y, q, a=-a)  # q -= a y
         alphas.append(a)
     s, y = steps[-1], grad_changes[-1]
     q *= float(s @ y) / float(y @ y)
     for s, y, rho, a in zip(steps, grad_changes, rhos, reversed(alphas), strict=True):
         b = rho * float(y @ q)
-        q += (a - b) * s
+        q = _axpy(s, q, a=a - b)  # q += (a - b) s
     return q
 
 
