@@ -599,6 +599,9 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         ValueError
             If the labels are of a type a model file cannot hold (mixed types,
             objects other than str/int/float/bool).
+        softmax_classifier._atomic.OutputPathError
+            (a ValueError) If ``path`` is a symbolic link, device, FIFO or
+            directory, or its directory does not exist; nothing is written.
         """
         check_is_fitted(self)
         tensors = {"coef": self.coef_, "intercept": self.intercept_}
@@ -1042,7 +1045,7 @@ def load(path):
 
     Loading reads numbers and JSON only: nothing in the file is unpickled,
     imported or evaluated. Every check of :mod:`softmax_classifier.model_file`
-    runs first (sizes, layout, dtypes, SHA-256 of the tensors, format version,
+    runs first (sizes, layout, dtypes, SHA-256 of the whole file, format version,
     finiteness, consistency of shapes, classes and preprocessing).
 
     Parameters
