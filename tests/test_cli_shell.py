@@ -560,3 +560,48 @@ def test_standardize_auto_scales_dense_but_not_sparse(iris, tmp_path, capsys):
         status, _, err = run_main(capsys, "train", *args, "-o", out, "--quiet")
         assert status == 0, err
         assert softmax_classifier.load(out).get_params()["standardize"] is expected, args
+
+
+# ---------------------------------------------------------------------------
+# Reading flags wired to the file readers
+# ---------------------------------------------------------------------------
+
+
+def test_no_header_drop_zero_based_and_block_memory(iris, tmp_path, capsys):
+    _, data, _ = iris
+    lines = Path(data).read_text().splitlines()
+    bare = tmp_path / "bare.csv"
+    bare.write_text("\n".join(lines[1:]) + "\n")
+    model = tmp_path / "bare.safetensors"
+    status, _, err = run_main(
+        capsys, "train", bare, "--no-header", "--target", "5", "-o", model, "--quiet"
+    )
+    assert status == 0, err
+    assert list(softmax_classifier.load(model).feature_names_in_) == ["1", "2", "3", "4"]
+    status, stdout, err = run_main(capsys, "predict", model, bare, "--no-header")
+    assert status == 0, err
+    assert len(stdout.splitlines()) == 151
+
+    with_id = iris_csv(tmp_path / "id.csv", extra={"row_id": np.arange(150)})
+    model = tmp_path / "drop.safetensors"
+    status, _, err = run_main(
+        capsys, "train", with_id, "--target", "species", "--drop", "row_id", "-o", model, "--quiet"
+    )
+    assert status == 0, err
+    assert list(softmax_classifier.load(model).feature_names_in_) == FEATURES
+
+    X, y = load_iris(return_X_y=True)
+    svm = tmp_path / "zero.svm"
+    dump_svmlight_file(X, y, str(svm), zero_based=True)  # scikit-learn's default
+    for flag in ([], ["--zero-based", "yes"], ["--zero-based", "auto"]):
+        out = tmp_path / "z.safetensors"
+        status, _, err = run_main(capsys, "train", svm, *flag, "-o", out, "--quiet")
+        assert status == 0, (flag, err)
+        assert softmax_classifier.load(out).n_features_in_ == 4
+
+    parquet_model = tmp_path / "s.safetensors"
+    status, _, err = run_main(
+        capsys, "train", data, "--target", "species", "--stream", "--block-memory", "1M",
+        "--test-size", "0", "-o", parquet_model, "--quiet",
+    )  # fmt: skip
+    assert status == 0, err

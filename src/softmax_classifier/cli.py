@@ -203,7 +203,9 @@ def _stream_reader(args, dtype):
     from softmax_classifier.data import StreamingData
     from softmax_classifier.files import detect_format
 
-    options = {"dtype": dtype, "block_rows": args.block_rows, **_reading_options(args, stream=True)}
+    options = {"dtype": dtype, **_reading_options(args, stream=True)}
+    if args.block_rows is not None:
+        options["block_rows"] = args.block_rows
 
     def read(path, format, features, n_features=None):
         # LIBSVM lines carry their labels (and --target is ignored, as without --stream).
@@ -448,7 +450,7 @@ def _write_model_and_run(model, output, run_dir, metrics, image_shape):
     import numpy as np
 
     from softmax_classifier import plots
-    from softmax_classifier._atomic import remove_stale_temporaries
+    from softmax_classifier._atomic import remove_stale_temporaries, temporary_path
 
     report = model.fit_report_
     run_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -456,10 +458,8 @@ def _write_model_and_run(model, output, run_dir, metrics, image_shape):
         _remove_stale_folders(folder)
         remove_stale_temporaries(folder)
     staging = Path(tempfile.mkdtemp(prefix=f".{run_dir.name}.{os.getpid()}.", dir=run_dir.parent))
-    # Named as _atomic names its temporaries, so that a killed run's is removed later.
-    model_temporary = output.with_name(
-        f".{output.name}.{os.getpid()}.{os.urandom(6).hex()}.softmax-tmp"
-    )
+    # Named by _atomic, so that a killed run's temporary is removed by a later write.
+    model_temporary = Path(temporary_path(output))
     try:
         document = {**metrics, "fit_report": report.as_dict(), "model": str(output)}
         (staging / "metrics.json").write_text(json.dumps(document, indent=2) + "\n")
@@ -1508,7 +1508,8 @@ def build_parser():
         sub.add_argument(
             "--no-header",
             action="store_true",
-            help="the CSV file has no header row: columns are named 0, 1, 2, ...",
+            help="the CSV file has no header row: columns are named 1, 2, 3, ... (as cut -f "
+            "counts them), so --target 5 is the fifth column",
         )
         sub.add_argument(
             "--drop",
@@ -1631,16 +1632,16 @@ def build_parser():
     train.add_argument(
         "--block-rows",
         type=_integer(1),
-        default=65536,
-        help="rows per batch read with --stream",
+        default=None,
+        help="rows per batch read with --stream (default: as many as --block-memory holds)",
     )
     train.add_argument(
         "--block-memory",
         type=_memory_size,
         default=None,
         metavar="SIZE",
-        help="memory budget of one batch read with --stream, e.g. 64M or 1G "
-        "(default: the reader's)",
+        help="memory budget of one batch read with --stream, e.g. 64M or 1G (default: 32M); "
+        "--block-rows wins when both are given",
     )
     train.add_argument("--image-shape", help="HxW: the features are image pixels; draw weights.png")
     dask = train.add_mutually_exclusive_group()
