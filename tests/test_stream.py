@@ -297,7 +297,7 @@ def test_libsvm_blocks_are_the_file_read_by_byte_ranges(svm_paths, svm_rows):
     X, y = svm_rows
     for kind in ("plain", "gz"):
         source = svm_source(svm_paths, kind)
-        assert source.is_sparse and source.feature_names is None
+        assert source.is_sparse and source.feature_names == [str(j) for j in range(1, 10)]
         assert source.shape == X.shape == (600, 9)
         assert list(source.classes) == list(SVM_LABELS) and source.classes.dtype == np.int64
         assert len(source._ranges) >= 4
@@ -411,7 +411,7 @@ def write_svm_lines(path, n_lines, bad_line=None, bad_text=""):
         ("1 1:0.5 2:nan", {}, r"NaN value for feature 2 at row 1500 of .*bad\.svm"),
         ("1 2:inf", {}, r"infinite value for feature 2 at row 1500 of"),
         ("nan 1:1", {}, r"NaN label at row 1500 of"),
-        ("1 0:1.5 2:1", {}, r"feature index 0 found, but LIBSVM feature indices start at 1"),
+        ("1 0:1.5 2:1", {"zero_based": False}, r"index 0 at row 1500, but zero_based=False"),
         ("1 1:1 7:1", {"n_features": 5}, r"bad\.svm uses feature index 7 but n_features=5"),
         ("1 1:1e39", {"dtype": np.float32}, r"too large for float32 .*feature 1 at row 1500"),
     ],
@@ -427,7 +427,7 @@ def test_bad_libsvm_values_are_reported_with_file_and_row(tmp_path, bad_text, kw
     ("kwargs", "message"),
     [
         ({"target": "label"}, r"target='label' cannot .* its label leads each line"),
-        ({"features": ["f0"]}, r"features=\.\.\. cannot .* numbers, not names"),
+        ({"features": ["f0"]}, r"not found in .*: f0; its features are the indices 1 to 9"),
         ({"weight_column": "w"}, r"weight_column='w' cannot .*: it has no weights"),
     ],
 )
@@ -596,3 +596,42 @@ def test_cli_trains_from_a_libsvm_stream(svm_paths, svm_rows, tmp_path):
     assert metrics["train"]["n_samples"] == 600 and metrics["test"]["n_samples"] == 100
     assert metrics["train"]["accuracy"] == pytest.approx(in_memory.score(X, y), abs=2e-3)
     assert metrics["train"]["labels"] == SVM_LABELS.tolist()
+
+
+# ---------------------------------------------------------------------------
+# Issue 10: zero-based LIBSVM files, CSV without a header, dropped columns
+# ---------------------------------------------------------------------------
+
+
+def test_zero_based_libsvm_stream_is_detected_in_the_first_pass(svm_rows, tmp_path):
+    X, y = svm_rows
+    path = tmp_path / "zero.svm"
+    dump_svmlight_file(X, y, str(path))  # scikit-learn's default: indices from 0
+    source = StreamingData(path, block_rows=50)  # the 0 appears in a later block than the first
+    assert source.zero_based is True
+    assert source.feature_names == [str(j) for j in range(X.shape[1])]
+    streamed = sp.vstack([block for block, _ in source.labelled_blocks()])
+    np.testing.assert_array_equal(streamed.toarray(), X.toarray())
+    in_memory = read_data(path)
+    assert in_memory.feature_names == source.feature_names
+    with pytest.raises(DataFileError, match=r"feature index 0 at row \d+, but zero_based=False"):
+        StreamingData(path, zero_based=False)
+
+
+def test_csv_stream_without_header_and_with_dropped_columns(rows, tmp_path):
+    X, y, weights = rows
+    with_id = table_of(X, y, weights).append_column("id", pa.array(np.arange(len(y))))
+    headerless = tmp_path / "rows.csv"
+    pa_csv.write_csv(with_id, headerless, write_options=pa_csv.WriteOptions(include_header=False))
+    # Columns "1".."5" are the features, "6" the label, "7" the weights, "8" the id.
+    source = StreamingData(
+        headerless, "6", header=False, drop=["8"], weight_column="7", block_rows=700
+    )
+    assert source.feature_names == ["1", "2", "3", "4", "5"]
+    blocks = list(source.labelled_blocks())
+    np.testing.assert_allclose(np.vstack([b for b, _ in blocks]), X, rtol=1e-15)
+    assert np.concatenate([labels for _, labels in blocks]).tolist() == y.tolist()
+    with pytest.raises(DataFileError, match=r"looks like data, not a header: use --no-header"):
+        StreamingData(headerless, "label")
+    with pytest.raises(DataFileError, match=r"columns to drop not found .*: 9"):
+        StreamingData(headerless, "6", header=False, drop=["9"])

@@ -306,7 +306,7 @@ def read_data(
             f"drop=... (--drop) selects columns of CSV and Parquet files; {path} is {format}"
         )
     if format == "libsvm":
-        X, y, names = _read_libsvm(path, features, n_features, zero_based)
+        X, y, names = _read_libsvm(path, features, n_features, zero_based, dtype)
     elif format == "npz":
         X, y, names = _read_npz(path, features, require_target)
     else:
@@ -379,9 +379,11 @@ def _not_found(kind, missing, names, path, hint=""):
 
 
 def _looks_like_data(names):
-    """Whether CSV column names look like a row of data: all numbers, or repeated numbers."""
-    numeric = [_is_number_text(name) for name in names]
-    if names and all(numeric):
+    """Whether CSV column names look like a row of data: mostly numbers, or repeated numbers."""
+    # A header with a few numeric names ("1,2,label") passes; a row of numbers with a
+    # text label or two ("5.1,3.5,setosa") does not.
+    numeric = sum(_is_number_text(name) for name in names)
+    if (numeric >= 2 and numeric * 2 >= len(names)) or (names and numeric == len(names)):
         return True
     counts = Counter(names)
     return any(count > 1 and _is_number_text(name) for name, count in counts.items())
@@ -444,11 +446,12 @@ class _Rows:
         return where
 
 
-def _as_dtype(X, dtype, path, first_row=0):
+def _as_dtype(X, dtype, path, first_row=0, first_index=1):
     """``X`` in ``dtype``, refusing finite values that float32 cannot hold.
 
     ``first_row``: rows of the data before ``X`` (sparse ``X`` read in blocks),
-    added to the row in the message.
+    added to the row in the message; ``first_index``: the LIBSVM index of
+    column 0 (1 for a one-based file), for the message.
     """
     if X.dtype == dtype:
         return X
@@ -459,7 +462,7 @@ def _as_dtype(X, dtype, path, first_row=0):
             if sp.issparse(X):
                 k = int(np.argmax(too_big))
                 row = int(np.searchsorted(X.indptr, k, side="right")) - 1
-                where = f"feature {X.indices[k] + 1} at row {first_row + row + 1}"
+                where = f"feature {X.indices[k] + first_index} at row {first_row + row + 1}"
             else:
                 row, col = np.unravel_index(int(np.argmax(too_big)), too_big.shape)
                 where = f"X at row {row}, column {col} (0-based)"
@@ -596,9 +599,7 @@ def _select_columns(
         )
     duplicated = [name for name, count in Counter(names).items() if count > 1]
     if duplicated:
-        if data_hint:
-            raise DataFileError(data_hint[2:])
-        raise DataFileError(f"duplicate column names in {path}: {_listing(duplicated)}")
+        raise DataFileError(f"duplicate column names in {path}: {_listing(duplicated)}{data_hint}")
 
     missing = [name for name in drop if name not in names]
     if missing:
@@ -736,7 +737,7 @@ def _labels(column, name, rows, path):
 # ---------------------------------------------------------------------------- LIBSVM
 
 
-def _read_libsvm(path, features, n_features, zero_based="auto"):
+def _read_libsvm(path, features, n_features, zero_based="auto", dtype=np.float64):
     """Sparse X, labels y and index names from a LIBSVM/svmlight file."""
     from sklearn.datasets import load_svmlight_file
 
@@ -752,6 +753,7 @@ def _read_libsvm(path, features, n_features, zero_based="auto"):
     width = _libsvm_width(X.shape[1], zero_based, n_features, path)
     X = _libsvm_columns(X, zero_based, width)
     _check_libsvm_rows(X, y, path, zero_based=zero_based)
+    X = _as_dtype(X, dtype, path, first_index=0 if zero_based else 1)
     if _integral_labels(y):
         y = y.astype(np.int64)
     names = _libsvm_names(width, zero_based)

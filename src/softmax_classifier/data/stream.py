@@ -1,8 +1,15 @@
 """Streaming data source: rows read batch by batch from Parquet, CSV or LIBSVM files.
 
-Nothing here holds more than a few record batches of the file at once, so a
-file larger than memory can be fitted: full-batch solvers make one pass over
-the file per evaluation, mini-batch solvers walk it in a shuffled order.
+Nothing here holds more than a few blocks of the file at once, so a file
+larger than memory can be fitted: full-batch solvers make one pass over the
+file per evaluation, mini-batch solvers walk it in a shuffled order.
+
+Blocks are sized by bytes: :data:`DEFAULT_BLOCK_BYTES` of features per block
+(``n_features * itemsize`` bytes a row), whatever the width of the file, unless
+``block_rows`` is given. A block exists in at most two copies while it is
+made (the decoded Arrow batch or parsed text, and the NumPy/CSR block it is
+turned into; standardisation then works in place), and a pass holds one
+block per evaluating thread plus the one being read.
 """
 
 from __future__ import annotations
@@ -23,11 +30,20 @@ from softmax_classifier import files
 from softmax_classifier.data._parallel import add_in_order, available_cpus, map_in_order
 from softmax_classifier.data._transform import Transform, Transformable
 
-__all__ = ["StreamingData"]
+__all__ = ["DEFAULT_BLOCK_BYTES", "StreamingData"]
 
 _STREAMED_FORMATS = ("parquet", "csv", "libsvm")
-# LIBSVM blocks are byte ranges of about ``block_rows`` lines, never smaller than this.
+#: Bytes of features per block when neither ``block_rows`` nor ``block_bytes`` is
+#: given: large enough that per-block Python overhead is negligible (a block is
+#: millions of values), small enough that a pass on many threads stays far below
+#: the data (see ``docs/scaling.md`` for the peak memory to expect).
+DEFAULT_BLOCK_BYTES = 32 * 2**20
+# Text blocks (CSV, LIBSVM) are byte ranges of whole lines, never smaller than this.
 _MIN_BLOCK_BYTES = 2**12
+# Bytes each Parquet column reader buffers (8 KiB x 1,000 columns = 8 MiB).
+_PARQUET_BUFFER_BYTES = 2**13
+# Text read to measure the mean line length of a CSV or LIBSVM file.
+_SAMPLE_BYTES = 2**20
 
 
 class StreamingData(Transformable):
@@ -39,8 +55,10 @@ class StreamingData(Transformable):
     that a bad file fails before any fitting starts.
 
     Pass it to :meth:`SoftmaxClassifier.fit` in place of ``X`` (and no
-    ``y``). Memory is bounded by ``block_rows`` (full-batch passes) and
-    ``shuffle_rows`` (mini-batch epochs), not by the size of the file.
+    ``y``). Memory is bounded by the block size (full-batch passes) and
+    ``shuffle_rows`` (mini-batch epochs), not by the size of the file: a pass
+    holds about ``n_threads + 2`` blocks of ``block_bytes`` each (see
+    ``docs/scaling.md``).
 
     Parameters
     ----------
@@ -55,16 +73,17 @@ class StreamingData(Transformable):
         (int64 when every label is a whole number, float64 otherwise).
     features : list of str or None, default=None
         Parquet/CSV: the feature columns, in this order; by default every
-        column but the target and the weight column. LIBSVM: must be None.
+        column but the target, the weight column and ``drop``. LIBSVM: the
+        columns by their index names (``"1"``, ... see ``zero_based``).
     weight_column : str or None, default=None
         Parquet/CSV: a column of non-negative sample weights. LIBSVM: must be
         None (rows have weight 1).
     dtype : {numpy.float64, numpy.float32}, default=numpy.float64
         dtype of the feature blocks.
-    block_rows : int, default=65536
-        Rows per record batch read (CSV: about that many; LIBSVM: a byte range
-        of about that many lines, at least 4 KiB); each full-batch pass
-        evaluates one batch per thread at a time.
+    block_rows : int or None, default=None
+        Rows per block read (CSV and LIBSVM: a byte range of about that many
+        lines, at least 4 KiB); each full-batch pass evaluates one block per
+        thread at a time. When given, it wins over ``block_bytes``.
     shuffle_rows : int, default=262144
         Rows held for shuffling by :meth:`batches`: Parquet row groups (and
         the byte ranges of an uncompressed LIBSVM file) are read in a random
@@ -79,13 +98,30 @@ class StreamingData(Transformable):
         a test file). LIBSVM: the blocks are this wide, and a feature index
         above it is an error; by default the largest index in the file.
         Parquet/CSV: a different number of feature columns is an error.
+    block_bytes : int or None, default=None
+        The memory budget of one block when ``block_rows`` is None: rows of
+        ``n_features * itemsize`` bytes each fill it (LIBSVM: rows of this
+        many bytes of text). None means :data:`DEFAULT_BLOCK_BYTES` (32 MiB).
+    zero_based : {"auto", True, False}, default="auto"
+        LIBSVM: whether feature indices start at 0; ``"auto"``: one-based
+        unless the index 0 occurs in the file, decided by the first pass (as
+        :func:`softmax_classifier.files.read_data` does).
+    header : bool, default=True
+        CSV: whether the first line names the columns; without one they are
+        named ``"1"``, ``"2"``, ... (counted from 1, like ``cut -f``).
+    drop : sequence of str, default=()
+        Parquet/CSV: columns left out of the default features.
 
     Attributes
     ----------
     n_samples, n_features : int
-    feature_names : list of str or None
-        The feature columns; None for LIBSVM files (their features have
-        numbers, not names, as for :func:`softmax_classifier.files.read_data`).
+    feature_names : list of str or softmax_classifier.files.IndexNames
+        The feature columns; for LIBSVM files, their indices as written
+        (``"1"``, ... or, zero-based, ``"0"``, ...), as for
+        :func:`softmax_classifier.files.read_data`.
+    zero_based : bool or str
+        LIBSVM: whether the file's indices start at 0 (decided by the first
+        pass when ``"auto"`` was asked).
     classes : ndarray of shape (n_classes,)
         The sorted distinct labels.
     class_totals : ndarray of shape (n_classes,)
@@ -106,13 +142,19 @@ class StreamingData(Transformable):
     softmax_classifier.files.DataFileError
         For a file that cannot be used: unreadable, missing or non-numeric
         columns, no rows, missing/NaN/infinite values, negative weights,
-        a LIBSVM feature index 0 or above ``n_features``, a target, features
-        or weight column asked of a LIBSVM file.
+        a LIBSVM feature index 0 in a file said to be one-based, an index
+        above ``n_features`` or :data:`softmax_classifier.files.MAX_LIBSVM_FEATURES`,
+        a target or weight column asked of a LIBSVM file.
 
     Notes
     -----
-    CSV column types are inferred from the first block of the file; a column
-    that turns from numbers to text later on is reported when it is reached.
+    CSV files are read as byte ranges of whole lines, like LIBSVM files: the
+    first pass records the ranges, later passes read the same ones (so block
+    sums are the same on every pass) and epochs of :meth:`batches` take them
+    in a random order. A value cannot hold a newline (as in pyarrow's
+    default). Feature and weight columns are parsed as float64; the target's
+    type is inferred from the first MiB of rows (a label column that turns
+    from numbers to text later on is reported when it is reached).
 
     LIBSVM files are parsed by :func:`sklearn.datasets.load_svmlight_file`, a
     byte range at a time (``offset``, ``length``): the first pass records the
@@ -151,11 +193,15 @@ class StreamingData(Transformable):
         *,
         weight_column=None,
         dtype=np.float64,
-        block_rows=65536,
+        block_rows=None,
         shuffle_rows=262144,
         n_threads=None,
         format=None,
         n_features=None,
+        block_bytes=None,
+        zero_based="auto",
+        header=True,
+        drop=(),
     ):
         self.path = os.fspath(path)
         self.format = files.detect_format(self.path) if format is None else str(format).lower()
@@ -168,44 +214,76 @@ class StreamingData(Transformable):
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.float32, np.float64):
             raise ValueError(f"dtype must be float32 or float64; got {self.dtype}.")
-        self.block_rows = int(block_rows)
+        self.block_rows = None if block_rows is None else int(block_rows)
+        self.block_bytes = DEFAULT_BLOCK_BYTES if block_bytes is None else int(block_bytes)
         self.shuffle_rows = int(shuffle_rows)
-        if self.block_rows < 1 or self.shuffle_rows < 1:
+        if (self.block_rows is not None and self.block_rows < 1) or self.shuffle_rows < 1:
             raise ValueError("block_rows and shuffle_rows must be positive.")
+        if self.block_bytes < 1:
+            raise ValueError(f"block_bytes must be positive; got {self.block_bytes}.")
         if n_features is not None:
             n_features = int(n_features)
             if n_features < 1:
                 raise ValueError(f"n_features must be at least 1; got {n_features}.")
+        self.zero_based = files._check_zero_based(zero_based)
+        self.header = bool(header)
+        drop = files._name_list(drop, "drop")
         self.n_threads = available_cpus() if n_threads is None else max(1, int(n_threads))
         self.is_sparse = self.format == "libsvm"
+        self._compressed = self.path.lower().endswith((".gz", ".bz2"))
         self._transform = Transform()
+        if drop and self.is_sparse:
+            raise files.DataFileError(
+                f"drop=... (--drop) selects columns of CSV and Parquet files; {self.path} is libsvm"
+            )
+        if self.format != "parquet" and os.path.isdir(self.path):
+            raise files.DataFileError(
+                f"cannot read {self.path}: it is a directory, and only Parquet data can be "
+                "a directory"
+            )
         if self.is_sparse:
             self._open_libsvm(features)
-            self._scan_libsvm(n_features)
+            self._scan_libsvm(n_features, features)
         else:
-            self._open(features, n_features)
+            self._open(features, n_features, drop)
             self._scan()
 
+    def _rows_per_block(self, n_features):
+        """``block_rows`` if given, else the rows whose features fill ``block_bytes``."""
+        if self.block_rows is not None:
+            return self.block_rows
+        return max(1, self.block_bytes // (max(n_features, 1) * self.dtype.itemsize))
+
     # -- opening and the first pass --------------------------------------------------
-    def _open(self, features, n_features):
-        with files._reading(self.path):
-            if self.format == "csv":
-                self._dataset = pa_ds.dataset(self.path, format="csv")
-            else:
+    def _open(self, features, n_features, drop):
+        if self.format == "csv":
+            schema, hint = self._open_csv()
+            excluded = set()
+        else:
+            with files._reading(self.path):
                 self._dataset = pa_ds.dataset(self.path, format="parquet")
-        if not self._dataset.files:
-            raise files.DataFileError(f"no {self.format} files in directory {self.path}")
-        schema = self._dataset.schema
-        metadata = schema.pandas_metadata or {}
-        excluded = {c for c in metadata.get("index_columns", []) if isinstance(c, str)}
+            if not self._dataset.files:
+                raise files.DataFileError(f"no parquet files in directory {self.path}")
+            schema, hint = self._dataset.schema, None
+            metadata = schema.pandas_metadata or {}
+            excluded = {c for c in metadata.get("index_columns", []) if isinstance(c, str)}
         if self.weight_column is not None:
             if self.weight_column not in schema.names:
                 raise files.DataFileError(
                     f"weight column {self.weight_column!r} not found in {self.path}"
+                    f"{files._did_you_mean(self.weight_column, schema.names)}"
                 )
             excluded.add(self.weight_column)
         columns, _ = files._select_columns(
-            schema, self.path, self.target, features, True, excluded, None
+            schema,
+            self.path,
+            self.target,
+            features,
+            True,
+            excluded,
+            hint,
+            drop=drop,
+            csv_header=self.format == "csv" and self.header,
         )
         self.feature_names = [str(name) for name in columns]
         self.n_features = len(columns)
@@ -217,11 +295,16 @@ class StreamingData(Transformable):
         self._columns = (
             columns + [self.target] + [self.weight_column] * (self.weight_column is not None)
         )
+        self._rows = self._rows_per_block(self.n_features)
+        if self.format == "csv":
+            self._csv_fix_types(schema)
 
     def _scan(self):
         """Count rows, find the classes and their weights, check every value."""
         n_samples, labels = 0, []
-        for table, rows in self._tables():
+        if self.format == "csv":
+            self._ranges = []  # (start, end) byte offsets of the ranges holding rows
+        for table, rows in self._tables(record=True):
             self._arrays(table, rows)  # raises on a bad value
             y = files._labels(table.column(self.target), self.target, rows, self.path)
             weights = self._weights(table, rows)
@@ -291,11 +374,11 @@ class StreamingData(Transformable):
     def batches(self, batch_size, rng):
         """One epoch of shuffled mini-batches covering every row once.
 
-        Parquet row groups (the byte ranges of an uncompressed LIBSVM file)
-        are read in an order drawn from ``rng`` into a buffer of about
+        Parquet row groups (the byte ranges of an uncompressed CSV or LIBSVM
+        file) are read in an order drawn from ``rng`` into a buffer of about
         ``shuffle_rows`` rows; the buffer is shuffled and cut into batches of
-        ``batch_size`` rows (rows left over join the next buffer). CSV and
-        compressed LIBSVM files are read in file order and shuffled within the
+        ``batch_size`` rows (rows left over join the next buffer). Compressed
+        CSV and LIBSVM files are read in file order and shuffled within the
         buffer.
 
         Parameters
@@ -332,39 +415,32 @@ class StreamingData(Transformable):
                 yield X[rows], y[rows], None if w is None else w[rows]
 
     # -- reading ------------------------------------------------------------------------
-    def _tables(self):
+    def _tables(self, record=False):
         """Record batches as tables with a row locator for messages, in file order.
 
-        Parquet files are read row group by row group and CSV files block by
-        block, so that only the current batch is held (pyarrow's dataset
-        scanner was measured to buffer far ahead of a slow consumer).
+        Parquet files are read ``self._rows`` rows at a time, CSV files a byte
+        range of whole lines at a time, so that only the current batch is held
+        (pyarrow's dataset scanner and its streaming CSV reader were measured
+        to read far ahead of a slow consumer: up to ~34 blocks).
+
+        ``record`` (CSV, first pass): note the byte range of each block.
         """
+        if self.format == "csv":
+            yield from self._csv_tables(record=record)
+            return
         locate = files._Rows(self.path, self._parts() if os.path.isdir(self.path) else None)
         start = 0
         for path in self._dataset.files:
             with files._reading(path):
-                for batch in self._file_batches(path):
+                batches = _parquet_file(path).iter_batches(
+                    batch_size=self._rows, columns=self._columns, use_threads=False
+                )
+                for batch in batches:
                     if batch.num_rows == 0:
                         continue
                     table = pa.Table.from_batches([batch])
                     yield table, _Offset(locate, start)
                     start += batch.num_rows
-
-    def _file_batches(self, path):
-        if self.format == "parquet":
-            # pre_buffer=True (the default) keeps every row group read so far.
-            return pq.ParquetFile(path, pre_buffer=False).iter_batches(
-                batch_size=self.block_rows, columns=self._columns, use_threads=False
-            )
-        # CSV blocks are measured in bytes: about block_rows rows of short numbers.
-        block_bytes = max(2**20, 16 * self.block_rows * len(self._columns))
-        return pa_csv.open_csv(
-            path,
-            read_options=pa_csv.ReadOptions(block_size=block_bytes, use_threads=False),
-            convert_options=pa_csv.ConvertOptions(
-                include_columns=self._columns, strings_can_be_null=True
-            ),
-        )
 
     def _parts(self):
         if not hasattr(self, "_parts_cache"):
@@ -374,16 +450,21 @@ class StreamingData(Transformable):
         return self._parts_cache
 
     def _shuffled_parts(self, rng):
-        """Blocks of rows in a random order of Parquet row groups or LIBSVM byte ranges.
+        """Blocks of rows in a random order of Parquet row groups or text byte ranges.
 
-        CSV and compressed LIBSVM files: file order.
+        Compressed CSV and LIBSVM files: file order.
         """
-        if self.format == "csv" or (self.is_sparse and self._compressed):
+        if self._compressed:
             yield from self.blocks()
             return
+        order = rng.permutation(len(self._ranges)) if self.format != "parquet" else None
         if self.is_sparse:
-            for X, labels in self._libsvm_blocks(rng.permutation(len(self._ranges))):
+            for X, labels in self._libsvm_blocks(order):
                 yield self._transform.apply(X, np.searchsorted(self.classes, labels), None)
+            return
+        if self.format == "csv":
+            for table, rows in self._csv_tables(order):
+                yield self._block(table, rows)
             return
         groups = []
         for path in self._dataset.files:
@@ -392,9 +473,124 @@ class StreamingData(Transformable):
         for k in rng.permutation(len(groups)):
             path, group = groups[k]
             with files._reading(path):
-                parquet = pq.ParquetFile(path, pre_buffer=False)
-                table = parquet.read_row_group(group, columns=self._columns, use_threads=False)
-            yield self._block(table, _Offset(files._Rows(path), 0))
+                batches = _parquet_file(path).iter_batches(
+                    batch_size=self._rows,
+                    row_groups=[group],
+                    columns=self._columns,
+                    use_threads=False,
+                )
+                for batch in batches:
+                    table = pa.Table.from_batches([batch])
+                    yield self._block(table, _Offset(files._Rows(path), 0))
+
+    # -- CSV ----------------------------------------------------------------------------
+    def _open_csv(self):
+        """Column names and types of a CSV file, from its header and first block.
+
+        Returns the schema (types inferred from the first block, as pyarrow
+        infers them) and the text hint for non-numeric columns.
+        """
+        with files._reading(self.path), self._open_binary() as f:
+            self._header_line = f.readline() if self.header else b""
+            sample = f.read(_SAMPLE_BYTES)
+            if sample and not sample.endswith(b"\n"):
+                sample += f.readline()
+        lines = sample.count(b"\n") + (not sample.endswith(b"\n"))
+        self._line_bytes = len(sample) / max(lines, 1)
+        with files._reading(self.path):
+            if self.header:
+                header = pa_csv.read_csv(io.BytesIO(self._header_line + b"\n"))
+                self._csv_names = header.schema.names
+            else:
+                first = pa_csv.read_csv(
+                    io.BytesIO(sample),
+                    read_options=pa_csv.ReadOptions(autogenerate_column_names=True),
+                )
+                self._csv_names = files._csv_column_names(first.num_columns)
+            if sample.strip():
+                table = self._parse_csv(sample, column_types=None)
+            else:  # no data rows: reported by the first pass
+                table = pa.table({name: pa.nulls(0) for name in set(self._csv_names)})
+        return table.schema, (lambda columns: files._first_text(table, columns))
+
+    def _csv_fix_types(self, schema):
+        """The types every CSV block is parsed with: float64 features, the target's own.
+
+        Features and weights are read as float64 whatever the first block
+        looked like (a column of whole numbers may hold 1.5 further down); the
+        target keeps the type inferred from the first block (text if empty).
+        """
+        types = dict.fromkeys(self._columns[: self.n_features], pa.float64())
+        if self.weight_column is not None:
+            types[self.weight_column] = pa.float64()
+        target_type = schema.field(self.target).type
+        types[self.target] = pa.string() if pa.types.is_null(target_type) else target_type
+        self._csv_types = types
+        text = self._rows * self._line_bytes
+        if self.block_rows is None:  # the budget bounds the text too (long unused columns)
+            text = min(text, self.block_bytes)
+        self._block_text = max(_MIN_BLOCK_BYTES, int(text))
+
+    def _parse_csv(self, text, column_types):
+        """One block of CSV lines (bytes, no header) as a table of ``self._columns``."""
+        columns = getattr(self, "_columns", None)
+        return pa_csv.read_csv(
+            io.BytesIO(text),
+            read_options=pa_csv.ReadOptions(column_names=self._csv_names, use_threads=True),
+            convert_options=pa_csv.ConvertOptions(
+                include_columns=columns,
+                column_types=column_types,
+                strings_can_be_null=True,
+            ),
+        )
+
+    def _csv_tables(self, order=None, record=False):
+        """``(table, rows)`` per byte range of whole lines, in file order or in ``order``."""
+        locate = files._Rows(self.path)
+        if self._compressed or record:
+            start_row = 0
+            for start, chunk in self._text_chunks(skip=len(self._header_line)):
+                with files._reading(self.path):
+                    table = self._parse_csv(chunk, self._csv_types)
+                if table.num_rows == 0:  # blank lines only
+                    continue
+                if record:
+                    self._ranges.append((start, start + len(chunk), start_row))
+                yield table, _Offset(locate, start_row)
+                start_row += table.num_rows
+            return
+        order = range(len(self._ranges)) if order is None else order
+        with files._reading(self.path), open(self.path, "rb") as f:
+            for k in order:
+                start, end, start_row = self._ranges[k]
+                f.seek(start)
+                chunk = f.read(end - start)
+                table = self._parse_csv(chunk, self._csv_types)
+                del chunk  # the text is not needed once parsed
+                yield table, _Offset(locate, start_row)
+
+    def _text_chunks(self, skip=0):
+        """``(start, chunk)``: the file cut into whole lines of about ``_block_text`` bytes.
+
+        ``start`` is the chunk's byte offset in the (decompressed) file;
+        ``skip`` bytes (a header line) are left out first.
+        """
+        with files._reading(self.path), self._open_binary() as f:
+            f.read(skip)
+            start = skip
+            while chunk := f.read(self._block_text):
+                if not chunk.endswith(b"\n"):
+                    chunk += f.readline()
+                yield start, chunk
+                start += len(chunk)
+
+    def _open_binary(self):
+        """The file opened for reading bytes, decompressed on the fly (``.gz``, ``.bz2``)."""
+        if self.path.lower().endswith(".gz"):
+            return gzip.open(self.path, "rb")
+        if self.path.lower().endswith(".bz2"):
+            return bz2.open(self.path, "rb")
+        return open(self.path, "rb")
 
     def _block(self, table, rows):
         X = self._arrays(table, rows)
@@ -418,10 +614,9 @@ class StreamingData(Transformable):
 
     # -- LIBSVM -------------------------------------------------------------------------
     def _open_libsvm(self, features):
-        """Refuse what a LIBSVM file cannot give: named columns."""
+        """Refuse what a LIBSVM file cannot give: a target or weight column."""
         asked = [
             (self.target, f"target={self.target!r}", "its label leads each line"),
-            (features, "features=...", "its features have numbers, not names"),
             (self.weight_column, f"weight_column={self.weight_column!r}", "it has no weights"),
         ]
         for value, argument, reason in asked:
@@ -430,65 +625,72 @@ class StreamingData(Transformable):
                     f"{argument} cannot select columns of the LIBSVM file {self.path}: "
                     f"{reason} (pass {argument.split('=')[0]}=None)"
                 )
-        self.feature_names = None
-        self._compressed = self.path.lower().endswith((".gz", ".bz2"))
 
-    def _scan_libsvm(self, n_features):
-        """Split the file into byte ranges, count rows, find classes and width, check values."""
-        self._block_bytes = self._libsvm_block_bytes()
+    def _scan_libsvm(self, n_features, features):
+        """Split the file into byte ranges, count rows, find classes, width and index base.
+
+        Every range is parsed with its indices as written; whether they start
+        at 0 or 1 (``zero_based="auto"``: one-based unless a 0 occurs) is
+        decided once the whole file has been seen, and later passes parse
+        with that decision.
+        """
+        self._line_bytes = self._libsvm_line_bytes()
+        self._block_text = max(_MIN_BLOCK_BYTES, int(self._rows_for_text() * self._line_bytes))
         self._ranges = []  # (start, end) byte offsets of the ranges holding rows
-        n_samples, labels, width, integral = 0, [], 1, True
-        for start, chunk in self._libsvm_chunks():
-            X, y = self._parse_libsvm(io.BytesIO(chunk), None, np.float64)
+        n_samples, labels, raw_width, integral, lowest = 0, [], 1, True, None
+        for start, chunk in self._text_chunks():
+            X, y = self._parse_libsvm(io.BytesIO(chunk), None, np.float64, zero_based=True)
             if X.shape[0] == 0:  # only blank or comment lines
                 continue
-            files._check_libsvm_rows(X, y, self.path, first_row=n_samples)
-            files._as_dtype(X, self.dtype, self.path, first_row=n_samples)  # float32 range
-            width = max(width, X.shape[1])
-            if n_features is not None and width > n_features:
-                raise files.DataFileError(
-                    f"{self.path} uses feature index {width} but n_features={n_features}"
-                )
+            if X.nnz:
+                low = int(X.indices.min())
+                lowest = low if lowest is None else min(lowest, low)
+                if self.zero_based is False:  # a 0 here is an error naming its row
+                    files._libsvm_base(False, low, X, self.path, first_row=n_samples)
+            # Indices as written: messages name them as they are (zero_based=True).
+            files._check_libsvm_rows(X, y, self.path, first_row=n_samples, zero_based=True)
+            files._as_dtype(X, self.dtype, self.path, first_row=n_samples, first_index=0)
+            raw_width = max(raw_width, X.shape[1])
             integral = integral and files._integral_labels(y)
             labels = [_totals_by_label([*labels, (y, None, None)])]
             self._ranges.append((start, start + len(chunk)))
             n_samples += X.shape[0]
         if n_samples == 0:
             raise files.DataFileError(f"no data rows in {self.path}")
+        self.zero_based = files._libsvm_base(self.zero_based, lowest, None, self.path)
+        width = files._libsvm_width(raw_width, self.zero_based, n_features, self.path)
+        self._width = width
+        names = files._libsvm_names(width, self.zero_based)
+        self._select = None
+        if features is not None:
+            self._select = files._libsvm_selection(features, names, self.path)
+            if self._select is not None:
+                names = list(features)
+        self.feature_names = names
         self.n_samples = n_samples
-        self.n_features = width if n_features is None else n_features
+        self.n_features = len(names)
         self._integral = integral
         classes, self.class_totals, self.class_counts = labels[0]
         self.classes = classes.astype(np.int64) if integral else classes
         self.total_weight = float(self.class_totals.sum())
 
-    def _libsvm_block_bytes(self):
-        """Bytes of about ``block_rows`` lines, from the mean line length of the first MiB."""
-        with files._reading(self.path), self._open_binary() as f:
-            head = f.read(2**20)
-        lines = head.count(b"\n") + (not head.endswith(b"\n"))
-        return max(_MIN_BLOCK_BYTES, int(self.block_rows * len(head) / max(lines, 1)))
+    def _rows_for_text(self):
+        """Rows per LIBSVM block: ``block_rows``, or a budget of ``block_bytes``.
 
-    def _open_binary(self):
-        """The file opened for reading bytes, decompressed on the fly (``.gz``, ``.bz2``)."""
-        if self.path.lower().endswith(".gz"):
-            return gzip.open(self.path, "rb")
-        if self.path.lower().endswith(".bz2"):
-            return bz2.open(self.path, "rb")
-        return open(self.path, "rb")
-
-    def _libsvm_chunks(self):
-        """``(start, chunk)``: the file cut into whole lines of about ``_block_bytes`` each.
-
-        ``start`` is the chunk's byte offset in the (decompressed) file.
+        The width is not known before the first pass; a sparse row holds
+        about one stored value (8 bytes, plus a 4-byte index) per 10 bytes of
+        text, so the budget is counted in text: rows of ``block_bytes`` of text.
         """
+        if self.block_rows is not None:
+            return self.block_rows
+        return max(1, int(self.block_bytes / max(self._line_bytes, 1)))
+
+    def _libsvm_line_bytes(self):
+        """The mean line length of the first MiB of the file."""
         with files._reading(self.path), self._open_binary() as f:
-            start = 0
-            while chunk := f.read(self._block_bytes):
-                if not chunk.endswith(b"\n"):
-                    chunk += f.readline()
-                yield start, chunk
-                start += len(chunk)
+            head = f.read(_SAMPLE_BYTES)
+        lines = head.count(b"\n") + (not head.endswith(b"\n"))
+        return len(head) / max(lines, 1)
 
     def _libsvm_blocks(self, order=None):
         """``(X, labels)`` per byte range, in file order or in ``order`` (uncompressed files).
@@ -497,10 +699,10 @@ class StreamingData(Transformable):
         ``labels`` the labels as read (int64 or float64).
         """
         if self._compressed:
-            for _, chunk in self._libsvm_chunks():
-                X, y = self._parse_libsvm(io.BytesIO(chunk), self.n_features, self.dtype)
+            for _, chunk in self._text_chunks():
+                X, y = self._parse_libsvm(io.BytesIO(chunk), self._width, self.dtype)
                 if X.shape[0]:
-                    yield X, self._libsvm_labels(y)
+                    yield self._selected(X), self._libsvm_labels(y)
             return
         order = range(len(self._ranges)) if order is None else order
         with files._reading(self.path), open(self.path, "rb") as f:
@@ -511,12 +713,18 @@ class StreamingData(Transformable):
                 offset = start - 1 if start else 0
                 f.seek(0)  # it seeks only for an offset > 0
                 X, y = self._parse_libsvm(
-                    f, self.n_features, self.dtype, offset=offset, length=end - 1 - offset
+                    f, self._width, self.dtype, offset=offset, length=end - 1 - offset
                 )
-                yield X, self._libsvm_labels(y)
+                yield self._selected(X), self._libsvm_labels(y)
 
-    def _parse_libsvm(self, stream, n_features, dtype, offset=0, length=-1):
-        """CSR rows and float64 labels of ``stream`` (a file or bytes) from ``offset``."""
+    def _selected(self, X):
+        return X if self._select is None else X[:, self._select]
+
+    def _parse_libsvm(self, stream, n_features, dtype, offset=0, length=-1, zero_based=None):
+        """CSR rows and float64 labels of ``stream`` (a file or bytes) from ``offset``.
+
+        ``zero_based``: as in the file (None: the base decided by the first pass).
+        """
         from sklearn.datasets import load_svmlight_file
 
         with files._reading_libsvm(self.path):
@@ -524,7 +732,7 @@ class StreamingData(Transformable):
                 stream,
                 n_features=n_features,
                 dtype=dtype,
-                zero_based=False,
+                zero_based=self.zero_based if zero_based is None else zero_based,
                 offset=offset,
                 length=length,
             )
@@ -533,6 +741,18 @@ class StreamingData(Transformable):
     def _libsvm_labels(self, y):
         """Labels as :func:`softmax_classifier.files.read_data` gives them (int64 if whole)."""
         return y.astype(np.int64) if self._integral else y
+
+
+def _parquet_file(path):
+    """A Parquet file opened to be read a few rows at a time in little memory.
+
+    ``pre_buffer=True`` (pyarrow's default) keeps every row group read so far;
+    without ``buffer_size`` each column's reader holds its whole column chunk
+    (for a 1,000-column file, 1,000 chunks). Each column still holds one
+    decoded page: a wide file written as one huge row group costs about that
+    row group in memory, whatever the block size (see docs/scaling.md).
+    """
+    return pq.ParquetFile(path, pre_buffer=False, buffer_size=_PARQUET_BUFFER_BYTES)
 
 
 class _Offset:
