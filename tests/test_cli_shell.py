@@ -124,8 +124,7 @@ def test_evaluate_uses_the_target_stored_in_the_model(iris, tmp_path, capsys):
     assert cli.main(["train", data, "--target", "species", "-o", str(model), "--quiet"]) == 0
     capsys.readouterr()
     _, metadata = softmax_classifier.model_file.load(model)
-    if "target_name" not in metadata:
-        pytest.skip("model files do not store the target name yet (estimator.save)")
+    assert metadata["target_name"] == "species"
     status, stdout, err = run_main(capsys, "evaluate", model, with_id, "--json")
     assert status == 0, err
     assert json.loads(stdout)["n_samples"] == 150
@@ -335,16 +334,8 @@ def softmax_command():
     return str(Path(sys.executable).parent / "softmax")
 
 
-# The package's __init__ imports the estimator (NumPy, scikit-learn: ~3 s) before
-# cli.main can install its handler; a lazy __init__ (PEP 562) is needed for this.
-EAGER_PACKAGE = (
-    "from softmax_classifier.estimator import" in Path(softmax_classifier.__file__).read_text()
-)
-
-
-@pytest.mark.xfail(
-    EAGER_PACKAGE, reason="softmax_classifier/__init__.py imports eagerly", strict=True
-)
+# Regression: the package's __init__ imported the estimator (NumPy, scikit-learn:
+# ~3 s) before cli.main could install its handler; it now imports lazily (PEP 562).
 @pytest.mark.parametrize("delay", [0.05, 0.4])
 def test_ctrl_c_while_starting_is_one_line(tmp_path, delay):
     process = subprocess.Popen(

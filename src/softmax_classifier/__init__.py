@@ -6,10 +6,37 @@ Public pieces:
   the model files its ``save`` writes;
 - :mod:`softmax_classifier.math`, every formula of the derivation as a function;
 - :mod:`softmax_classifier.solvers`, the optimisers behind ``solver=...``.
+
+The names are imported on first use (PEP 562), so that ``softmax --help`` and
+the command's Ctrl-C handling start before NumPy and scikit-learn load.
 """
 
-from softmax_classifier import math
+import importlib
+
 from softmax_classifier._version import __version__
-from softmax_classifier.estimator import FitReport, SoftmaxClassifier, load
 
 __all__ = ["FitReport", "SoftmaxClassifier", "__version__", "load", "math"]
+
+_LAZY = {
+    "FitReport": "softmax_classifier.estimator",
+    "SoftmaxClassifier": "softmax_classifier.estimator",
+    "load": "softmax_classifier.estimator",
+    "math": None,  # the submodule itself
+}
+
+
+def __getattr__(name):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'softmax_classifier' has no attribute {name!r}")
+    module = _LAZY[name]
+    value = (
+        importlib.import_module(f"softmax_classifier.{name}")
+        if module is None
+        else getattr(importlib.import_module(module), name)
+    )
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -70,6 +70,7 @@ class SoftmaxObjective:
         self.prefers_diagonal_preconditioning = bool(getattr(data, "is_sparse", False))
         self.dtype = np.dtype(getattr(data, "dtype", np.float64))
         self._lipschitz = None
+        self._point_layout = None  # (params, coef.T in X's dtype) of the last Hessian point
 
     # -- parameter layout ---------------------------------------------------
     def unpack(self, params):
@@ -156,7 +157,7 @@ class SoftmaxObjective:
         direction_coef, direction_intercept = self.unpack(vector)
         # One product X @ [coef; direction]^T gives both the logits and their
         # change: a skinny product with 2c columns costs little more than with c.
-        stacked = self._for_blocks(np.vstack([coef, direction_coef]))
+        stacked = self._stacked_for_blocks(params, coef, direction_coef)
         hess_coef, hess_intercept = self.data.reduce(
             _hessian_product_block, stacked, intercept, direction_intercept
         )
@@ -257,6 +258,26 @@ class SoftmaxObjective:
         which for wide sparse data costs more than the product itself.
         """
         return np.asfortranarray(coef, dtype=self.data.dtype)
+
+    def _stacked_for_blocks(self, params, coef, direction_coef):
+        """``_for_blocks(vstack([coef, direction_coef]))``, reusing the point's half.
+
+        Newton-CG multiplies many directions by the Hessian at one point; the
+        point's coefficients are laid out (transposed, for the block products)
+        once and copied from that layout afterwards, which for millions of
+        parameters saves a strided transpose per product.
+        """
+        n_classes = self.n_classes
+        cached = self._point_layout
+        if cached is None or not np.array_equal(cached[0], params):
+            layout = np.empty((self.n_features, n_classes), dtype=self.dtype)
+            layout[...] = coef.T
+            self._point_layout = cached = (params.copy(), layout)
+        # (n_features, 2c) in C order: its transpose is the Fortran-ordered stack.
+        both = np.empty((self.n_features, 2 * n_classes), dtype=self.dtype)
+        both[:, :n_classes] = cached[1]
+        both[:, n_classes:] = direction_coef.T
+        return both.T
 
     def _finish(self, coef, loss_sum, grad_coef, grad_intercept, weight_sum):
         value = loss_sum / weight_sum + sm._penalty(coef, self.alpha)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from scipy.linalg.blas import daxpy as _axpy
 
 from softmax_classifier.solvers._line_search import approximately_armijo
 from softmax_classifier.solvers._result import (
@@ -155,6 +156,8 @@ def _conjugate_gradient(hessp, rhs, tol, max_iter, inverse_diagonal=None):
     """
     if inverse_diagonal is None:
         inverse_diagonal = np.ones_like(rhs)
+    # Updates in place (BLAS axpy, out=): for millions of parameters a temporary
+    # vector per update costs as much as the products themselves.
     solution = np.zeros_like(rhs)
     residual = rhs.copy()
     preconditioned = inverse_diagonal * residual
@@ -166,11 +169,12 @@ def _conjugate_gradient(hessp, rhs, tol, max_iter, inverse_diagonal=None):
         product = hessp(conjugate)
         curvature = float(conjugate @ product)
         if not curvature > 1e-16 * float(conjugate @ conjugate):
-            return preconditioned if i == 0 else solution
+            return inverse_diagonal * rhs if i == 0 else solution
         step = residual_dot / curvature
-        solution += step * conjugate
-        residual -= step * product
-        preconditioned = inverse_diagonal * residual
+        solution = _axpy(conjugate, solution, a=step)  # solution += step * conjugate
+        residual = _axpy(product, residual, a=-step)  # residual -= step * product
+        np.multiply(inverse_diagonal, residual, out=preconditioned)
         residual_dot, previous = float(residual @ preconditioned), residual_dot
-        conjugate = preconditioned + (residual_dot / previous) * conjugate
+        conjugate *= residual_dot / previous
+        conjugate += preconditioned
     return solution
