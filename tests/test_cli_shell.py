@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.sparse as sp
 from sklearn.datasets import dump_svmlight_file, load_iris
@@ -596,3 +597,25 @@ def test_no_header_drop_zero_based_and_block_memory(iris, tmp_path, capsys):
         "--test-size", "0", "-o", parquet_model, "--quiet",
     )  # fmt: skip
     assert status == 0, err
+
+
+def test_predict_reads_libsvm_files_as_the_model_was_trained(tmp_path, capsys):
+    # A zero-based file without index 0 looks one-based to "auto"; a model trained on a
+    # zero-based file must read it zero-based, or every column shifts by one.
+    X, y = load_iris(return_X_y=True)
+    train = tmp_path / "train.svm"
+    dump_svmlight_file(X, y, str(train), zero_based=True)
+    model = tmp_path / "zero.safetensors"
+    status, _, err = run_main(capsys, "train", train, "-o", model, "--quiet", "--test-size", "0")
+    assert status == 0, err
+    no_first = X.copy()
+    no_first[:, 0] = 0.0  # index 0 is then absent from the file
+    new = tmp_path / "new.svm"
+    dump_svmlight_file(no_first, y, str(new), zero_based=True)
+    status, stdout, err = run_main(capsys, "predict", model, new, "--proba")
+    assert status == 0, err
+    loaded = softmax_classifier.load(model)
+    # The model is named by the file's indices ("0".."3"): give the same names.
+    expected = loaded.predict_proba(pd.DataFrame(no_first, columns=loaded.feature_names_in_))
+    got = np.loadtxt(io.StringIO(stdout), delimiter=",", skiprows=1, usecols=range(1, 4))
+    np.testing.assert_allclose(got, expected, rtol=1e-6)  # CSV digits, not the model, limit this

@@ -362,9 +362,10 @@ def _fit_and_report(
             f"--image-shape {image_shape[0]}x{image_shape[1]} has {np.prod(image_shape)} "
             f"pixels but the data has {X.shape[1]} features"
         )
+    alpha = model.alpha if isinstance(model.alpha, str) else f"{model.alpha:g}"
     err.print(
         f"training on {X.shape[0]} rows x {X.shape[1]} features from {source} "
-        f"({model.solver}, alpha={model.alpha:g})"
+        f"({model.solver}, alpha={alpha})"
     )
     interrupted = _fit_with_progress(model, X, y, err, quiet=quiet, resume=resume)
     if feature_names is not None:
@@ -1255,6 +1256,12 @@ def _read_for_model(model, path, *, target, format, require_target=False, args=N
 
     names = _names(model)
     kind = format or detect_format(path)
+    options = _reading_options(args) if args is not None else {}
+    if kind == "libsvm" and "zero_based" not in options and names:
+        # A model from a LIBSVM file is named by the file's indices ("0" first when it
+        # was zero-based): read new files the same way, even if they lack index 0.
+        if str(names[0]) in ("0", "1"):
+            options["zero_based"] = str(names[0]) == "0"
     if kind not in ("csv", "parquet"):
         names = None  # columns without names: matched by count in _align
     return read_data(
@@ -1266,7 +1273,7 @@ def _read_for_model(model, path, *, target, format, require_target=False, args=N
         n_features=model.n_features_in_ if kind == "libsvm" else None,
         require_target=require_target,
         dtype=model.coef_.dtype,
-        **(_reading_options(args) if args is not None else {}),
+        **options,
     )
 
 
@@ -1424,6 +1431,11 @@ def _real(low=None, high=None, *, low_open=False, high_open=False):
     return parse
 
 
+def _alpha(text):
+    """An argparse type: ``auto`` or a finite number >= 0."""
+    return text if text == "auto" else _real(0)(text)
+
+
 def _learning_rate(text):
     if text == "auto":
         return text
@@ -1527,8 +1539,19 @@ def build_parser():
         )
 
     def solver_options(sub):
-        sub.add_argument("--solver", choices=SOLVER_NAMES, default="lbfgs", help="solver")
-        sub.add_argument("--alpha", type=_real(0), default=1e-3, help="L2 penalty strength (>= 0)")
+        sub.add_argument(
+            "--solver",
+            choices=SOLVER_NAMES,
+            default="auto",
+            help="solver (auto: lbfgs for dense data, newton-cg for sparse)",
+        )
+        sub.add_argument(
+            "--alpha",
+            type=_alpha,
+            default="auto",
+            help="L2 penalty strength (>= 0), or auto: 1 / sum of the weights, "
+            "scikit-learn's C = 1",
+        )
         sub.add_argument(
             "--seed", type=_integer(0), default=0, help="seed for splits and shuffling"
         )
@@ -1569,7 +1592,7 @@ def build_parser():
         default=None,
         help="iterations/epochs (default: the solver's)",
     )
-    train.add_argument("--tol", type=_real(0), default=1e-5, help="stop when max|gradient| <= tol")
+    train.add_argument("--tol", type=_real(0), default=1e-4, help="stop when max|gradient| <= tol")
     train.add_argument(
         "--batch-size", type=_integer(1), default=32, help="mini-batch size (sgd, adam)"
     )

@@ -199,7 +199,9 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         constant to all of them). Zeros when ``fit_intercept=False``.
     alpha_ : float
         The penalty strength of the last fit (``alpha``, or what ``"auto"``
-        gave; for ``partial_fit``, ``1 / sum(s)`` over all rows seen so far).
+        gave). For ``partial_fit``, ``"auto"`` is ``1 / sum(s)`` of each call's
+        rows, so that a call on all the data is an epoch of ``fit``; pass a
+        number to keep one penalty across calls on chunks.
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Only when ``X`` had string column names.
@@ -455,12 +457,9 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         weights, total_weight = self._combined_weights(sample_weight, y_encoded, classes, X)
         if first_call:
             self.classes_ = classes
-            self._seen_weight = 0.0
-        # alpha="auto": C = 1 for all rows seen so far.
-        self._seen_weight = getattr(self, "_seen_weight", 0.0) + total_weight
         self._solver_used, self._solver_reason = self.solver, ""
         self._resume = False
-        objective = self._objective(X, y_encoded, weights, self._seen_weight)
+        objective = self._objective(X, y_encoded, weights, total_weight)
         if first_call:
             x0, state = objective.zeros(), None
             self.n_iter_ = 0
@@ -1006,8 +1005,9 @@ def _first_moment_block(X, y, weights):
     """``sum_k w_k``, ``sum_k w_k x_k`` and ``max_k |x_k|`` per feature, in float64."""
     w = np.ones(X.shape[0]) if weights is None else weights.astype(np.float64)
     with np.errstate(over="ignore"):
-        if sp.issparse(X):
-            largest = abs(X).max(axis=0).toarray().ravel().astype(np.float64)
+        if sp.issparse(X):  # from the stored entries: no CSC copy of a (wide) block
+            largest = np.zeros(X.shape[1])
+            np.maximum.at(largest, X.indices, np.abs(X.data).astype(np.float64))
             return w.sum(), np.asarray(X.T @ w, dtype=np.float64).ravel(), largest
         largest = np.abs(X).max(axis=0).astype(np.float64)
         return w.sum(), w @ X.astype(np.float64, copy=False), largest

@@ -349,5 +349,11 @@ def _hessian_diagonal_block(X, y, sample_weight, coef, intercept):
     """``(sum_k s_k p_ki (1 - p_ki) x_kj^2, sum_k s_k p_ki (1 - p_ki))`` for one block."""
     proba = sm.softmax(sm.raw_prediction(X, coef, intercept))
     curvature = proba * (1 - proba)
-    squares = X.multiply(X).tocsr() if sp.issparse(X) else np.square(X)
+    if sp.issparse(X):  # squared values on X's own index arrays: no copy of the indices
+        if not X.has_canonical_format:  # duplicate entries: square their sum, not each
+            X = X.tocsr(copy=True)
+            X.sum_duplicates()
+        squares = sp.csr_matrix((np.square(X.data), X.indices, X.indptr), shape=X.shape)
+    else:
+        squares = np.square(X)
     return sm._backward(squares, curvature, sm._as_weights(sample_weight, X), intercept is not None)
