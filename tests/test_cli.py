@@ -326,9 +326,12 @@ def test_inspect(trained):
     model, _ = trained
     completed, _ = run("inspect", str(model))
     assert completed.returncode == 0, completed.stderr
-    for text in ("setosa", "petal_width", "standardised", "alpha=0.001", "converged", "0.1.0"):
+    for text in ("setosa", "petal_width", "standardised", "alpha='auto'", "converged", "0.1.0"):
         assert text in completed.stdout, text
+    # alpha="auto" on the 120 training rows (the default 20% held out of 150): 1 / 120.
+    assert re.search(r"alpha used\s+0\.00833333", completed.stdout), completed.stdout
     info = json.loads(run("inspect", str(model), "--json", "--top", "2")[0].stdout)
+    assert info["alpha_used"] == pytest.approx(1 / 120, rel=1e-15)
     assert info["classes"] == list(SPECIES) and info["n_features"] == 4
     assert info["coef_shape"] == [3, 4] and info["fit_report"]["stop_reason"] == "converged"
     loaded = softmax_classifier.load(model)

@@ -30,6 +30,7 @@ __all__ = [
     "OutputPathError",
     "atomic_write",
     "check_output_path",
+    "is_running",
     "remove_stale_temporaries",
     "temporary_path",
 ]
@@ -192,7 +193,7 @@ def remove_stale_temporaries(directory):
         match = _TEMPORARY.match(name)
         if match is None or match["host"] not in (None, _HOST):
             continue
-        if _is_running(int(match["pid"])):
+        if is_running(int(match["pid"])):
             continue
         with contextlib.suppress(OSError):
             os.unlink(os.path.join(directory, name))
@@ -200,7 +201,17 @@ def remove_stale_temporaries(directory):
     return removed
 
 
-def _is_running(pid):
+def is_running(pid):
+    """Whether process ``pid`` runs on this machine (another user's counts as running).
+
+    Parameters
+    ----------
+    pid : int
+
+    Returns
+    -------
+    bool
+    """
     if pid == os.getpid():
         return True
     try:

@@ -494,6 +494,8 @@ def _write_model_and_run(model, output, run_dir, metrics, image_shape):
 
 def _remove_stale_folders(folder):
     """Remove staging folders (``.<run folder>.<pid>.<random>``) of killed ``train`` runs."""
+    from softmax_classifier._atomic import is_running
+
     try:
         names = os.listdir(folder)
     except OSError:
@@ -503,22 +505,10 @@ def _remove_stale_folders(folder):
         if not name.startswith(".") or len(parts) < 4 or not parts[-2].isdigit():
             continue
         path = os.path.join(folder, name)
-        if os.path.islink(path) or not os.path.isdir(path) or _is_running(int(parts[-2])):
+        if os.path.islink(path) or not os.path.isdir(path) or is_running(int(parts[-2])):
             continue
         if set(os.listdir(path)) <= set(_RUN_FILES):  # only what train writes there
             shutil.rmtree(path, ignore_errors=True)
-
-
-def _is_running(pid):
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # another user's process, or no signal 0: assume alive
-        return True
-    return True
 
 
 def _fit_with_progress(model, X, y, console, *, quiet, resume=False):
@@ -791,6 +781,7 @@ def _inspect(args):
         "dtype": metadata["dtype"],
         "preprocessing": metadata["preprocessing"],
         "hyperparameters": metadata["hyperparameters"],
+        "alpha_used": metadata.get("alpha_used"),
         "fit_report": _summarise_report(metadata["fit_report"]),
         "top_features": top,
     }
@@ -823,6 +814,8 @@ def _inspect(args):
     )
     params = info["hyperparameters"]
     table.add_row("hyperparameters", ", ".join(f"{k}={v!r}" for k, v in params.items()))
+    if info["alpha_used"] is not None:
+        table.add_row("alpha used", f"{info['alpha_used']:.6g}")
     for key, value in (info["fit_report"] or {}).items():
         shown = f"{value:.6g}" if isinstance(value, float) else str(value)
         table.add_row(f"fit {key.replace('_', ' ')}", shown)

@@ -628,6 +628,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
                 "center": bool(standardized and np.any(self.feature_mean_ != 0)),
             },
             "target_name": getattr(self, "target_name_", None),
+            "alpha_used": float(self.alpha_) if hasattr(self, "alpha_") else None,
             "hyperparameters": _jsonable_params(self.get_params()),
             "fit_report": _finite_or_none(self.fit_report_.as_dict())
             if hasattr(self, "fit_report_")
@@ -1091,6 +1092,11 @@ def load(path):
         if not isinstance(target_name, str):
             raise model_file.ModelFileError(f"{path}: target_name must be a string or null")
         model.target_name_ = target_name
+    alpha_used = metadata.get("alpha_used")
+    if alpha_used is not None:
+        if isinstance(alpha_used, bool) or not isinstance(alpha_used, (int, float)):
+            raise model_file.ModelFileError(f"{path}: alpha_used must be a number or null")
+        model.alpha_ = float(alpha_used)
     model.feature_mean_ = tensors.get("feature_mean")
     model.feature_scale_ = tensors.get("feature_scale")
     report = metadata["fit_report"]
