@@ -135,7 +135,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         per-example update. ``adam``: mini-batch Adam.
     max_iter : int or None, default=None
         Iterations (epochs for ``sgd``/``adam``). ``None`` uses the solver's
-        default: lbfgs 500, newton-cg 100, gd 2000, sgd 200, adam 200 (for
+        default: lbfgs 100 (scikit-learn's), newton-cg 100, gd 2000, sgd 200, adam 200 (for
         ``auto``, that of the solver it chooses).
     tol : float, default=1e-4
         Converged when the largest absolute entry of the objective's gradient
