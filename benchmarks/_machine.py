@@ -16,11 +16,14 @@ current_rss_mb, peak_rss_mb
     Resident memory now, and its high-water mark (``getrusage``).
 format_table
     Aligned plain-text table.
+write_json
+    A benchmark's results as JSON (NumPy values converted).
 """
 
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import platform
 import resource
@@ -38,6 +41,7 @@ __all__ = [
     "machine_info",
     "peak_rss_mb",
     "print_header",
+    "write_json",
 ]
 
 
@@ -251,3 +255,25 @@ def _looks_numeric(text):
 
 def _triple(values):
     return "/".join(f"{v:.2f}" for v in values) if values else "n/a"
+
+
+def write_json(path, payload):
+    """Write ``payload`` as indented JSON to ``path`` (folders created; NumPy values converted).
+
+    Parameters
+    ----------
+    path : pathlib.Path
+    payload : dict
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, indent=1, default=_jsonable))
+
+
+def _jsonable(value):
+    import numpy as np
+
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)

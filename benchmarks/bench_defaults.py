@@ -57,7 +57,14 @@ from _datasets import (
     load_sector,
     make_covertype_like,
 )
-from _machine import CpuLoad, format_load, format_table, machine_info, print_header
+from _machine import (
+    CpuLoad,
+    format_load,
+    format_table,
+    machine_info,
+    print_header,
+    write_json,
+)
 from softmax_classifier import SoftmaxClassifier
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -427,7 +434,7 @@ def main(argv=None):
                 )
         add_comparisons(rows)
         payload["load"] = CpuLoad.now().report_since(load_before)
-        _write_json(output, payload)
+        write_json(output, payload)
         del data
 
     add_comparisons(rows)
@@ -456,7 +463,7 @@ def main(argv=None):
         )
         print(f"  {verdict['method']}: {verdict['wins']}/{verdict['total']} {status}{worst}")
     print(format_load(load))
-    _write_json(output, payload)
+    write_json(output, payload)
     print(f"wrote {output}")
 
 
@@ -476,19 +483,6 @@ def git_state():
     commit = git("rev-parse", "--short", "HEAD") or "unknown commit"
     changed = git("diff", "--name-only", "HEAD", "--", "src").split()
     return commit + (f" + uncommitted changes in {', '.join(changed)}" if changed else "")
-
-
-def _write_json(path, payload):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(payload, indent=1, default=_jsonable))
-
-
-def _jsonable(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return str(value)
 
 
 if __name__ == "__main__":

@@ -104,6 +104,7 @@ from _machine import (
     machine_info,
     peak_rss_mb,
     print_header,
+    write_json,
 )
 from softmax_classifier import SoftmaxClassifier
 from softmax_classifier import math as sm
@@ -832,7 +833,7 @@ def main(argv=None):
                 print(f"  {method:<24} {_progress(row)}", flush=True)
             add_ratios(rows)
             payload["load"] = CpuLoad.now().report_since(load_before, runner.worker_cpu_seconds)
-            _write_json(output, payload)
+            write_json(output, payload)
 
     add_ratios(rows)
     load = CpuLoad.now().report_since(load_before, runner.worker_cpu_seconds)
@@ -847,7 +848,7 @@ def main(argv=None):
                 f"{-row['relative_gap']:.1e} (relative): f* was not tight"
             )
     print(format_load(load))
-    _write_json(output, payload)
+    write_json(output, payload)
     print(f"wrote {output}")
 
 
@@ -872,19 +873,6 @@ def _plan_json(plan):
         "max_repeats": plan.max_repeats,
         "max_iter_resolution": plan.resolution,
     }
-
-
-def _write_json(path, payload):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(payload, indent=1, default=_jsonable))
-
-
-def _jsonable(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return str(value)
 
 
 if __name__ == "__main__":
