@@ -5,26 +5,20 @@ from __future__ import annotations
 import numpy as np
 from scipy.linalg.blas import daxpy as _axpy
 
-from softmax_classifier.solvers._line_search import approximately_armijo
-from softmax_classifier.solvers._result import (
-    CONVERGED,
-    LINE_SEARCH_FAILED,
-    MAX_ITER,
-    NON_FINITE,
-    STOPPED,
-    finish,
-    is_finite,
-    max_abs,
-    quiet_float_errors,
-    report,
-    resume_point,
-    run_state,
-)
+from softmax_classifier.solvers._newton import newton_loop
+from softmax_classifier.solvers._result import quiet_float_errors
 
-__all__ = ["minimize"]
+__all__ = ["KRONECKER_MAX_FEATURES", "minimize", "preconditioning"]
 
-_ARMIJO_C1 = 1e-4
-_MAX_HALVINGS = 40
+#: Largest ``n_features + fit_intercept`` for which ``precondition="auto"`` uses
+#: the Kronecker preconditioner: its ``S`` costs ``n d~^2`` to build and
+#: ``d~^3`` to decompose, once per fit, and ``2 c d~^2`` per CG step.
+KRONECKER_MAX_FEATURES = 2048
+# Rows used for the Kronecker factors: every _CLASS_ROW_STEP-th row for A (once
+# per Newton step), every _MOMENT_ROW_STEP-th for S (once per fit).
+_CLASS_ROW_STEP = 8
+_MOMENT_ROW_STEP = 1
+_PRECONDITIONERS = ("auto", "diagonal", "kronecker", "none")
 
 
 @quiet_float_errors
@@ -47,8 +41,7 @@ def minimize(
     :math:`\lVert H d + g\rVert \le \eta \lVert g\rVert` with the forcing term
     :math:`\eta = \min(0.5, \sqrt{\lVert g\rVert})` (superlinear convergence
     near the optimum), at non-positive curvature, or after ``max_cg_iter``
-    products. CG may be preconditioned by the Hessian's diagonal
-    (``objective.hessian_diagonal``, one more pass per iteration). The step
+    products. CG may be preconditioned (``precondition``). The step
     :math:`x + t d` starts at :math:`t = 1` and is halved until the Armijo
     condition holds, or, where objective values differ only by rounding, its
     derivative form (:mod:`softmax_classifier.solvers._line_search`), so that
@@ -57,18 +50,24 @@ def minimize(
     Parameters
     ----------
     objective : object
-        Provides ``value_and_grad(params)`` and ``hessp(params, vector)``.
+        Provides ``value_and_grad(params)`` and ``hessp(params, vector)``;
+        ``hessian_diagonal(params)`` for ``"diagonal"``; ``data``,
+        ``n_classes``, ``alpha``, ``fit_intercept`` and ``unpack`` for
+        ``"kronecker"`` (a :class:`~softmax_classifier.objective.SoftmaxObjective`
+        has all of them).
     x0 : ndarray of shape (n_params,)
     max_iter : int, default=100
         Newton iterations (each costs 1 + CG-iterations data passes).
     tol : float, default=1e-5
         Stop when ``max|grad| <= tol``.
     max_cg_iter : int, default=200
-    precondition : bool or "auto", default="auto"
-        Precondition CG by the Hessian's diagonal. ``"auto"`` follows the
-        objective's ``prefers_diagonal_preconditioning`` (True for sparse data:
-        tf-idf features of very different scales needed half the passes; on
-        dense standardised or pixel data it cost passes instead).
+    precondition : {"auto", "diagonal", "kronecker", "none"} or bool, default="auto"
+        ``"diagonal"`` (or True): the Hessian's diagonal, one more pass per
+        Newton step. ``"kronecker"``: :math:`M = A \otimes S + \alpha I`
+        (:class:`~softmax_classifier.solvers._kronecker.KroneckerPreconditioner`)
+        with :math:`S` from one pass at the start and :math:`A` from every
+        8th row once per Newton step. ``"none"`` (or False): plain CG.
+        ``"auto"``: :func:`preconditioning`.
     callback : callable, optional
         Called with an :class:`~softmax_classifier.solvers.Iteration` after each
         iteration; returning True stops.
@@ -79,61 +78,106 @@ def minimize(
     -------
     SolverResult
     """
-    dtype = getattr(objective, "dtype", np.float64)
-    if precondition == "auto":
-        precondition = bool(getattr(objective, "prefers_diagonal_preconditioning", False))
-    if resume is None:
-        x = np.array(x0, dtype=np.float64)
-        value, grad = objective.value_and_grad(x)
-        history, n_iter = [value], 0
-        if not is_finite(value, grad):
-            return finish(x, 0, NON_FINITE, float("nan"), history, tol)
-    else:
-        x, value, grad, history, n_iter = resume_point(resume)
+    mode = preconditioning(objective, precondition)
+    kronecker = None
 
-    def state():
-        return run_state(x, value, grad, history, n_iter)
-
-    while True:
-        if max_abs(grad) <= tol:
-            stop = CONVERGED
-            break
-        if n_iter >= max_iter:
-            stop = MAX_ITER
-            break
+    def direction(x, grad):
+        nonlocal kronecker
+        if mode == "diagonal":
+            precondition_fn = _diagonal_preconditioner(objective, x)
+        elif mode == "kronecker":
+            if kronecker is None:
+                kronecker = _kronecker_preconditioner(objective)
+            _update_kronecker(kronecker, objective, x)
+            precondition_fn = kronecker
+        else:
+            precondition_fn = None
         grad_norm = float(np.linalg.norm(grad))
-        direction = _conjugate_gradient(
-            lambda v, x=x: objective.hessp(x, v),
+        solution, _ = _conjugate_gradient(
+            lambda v: objective.hessp(x, v),
             -grad,
             min(0.5, np.sqrt(grad_norm)) * grad_norm,
             max_cg_iter,
-            _preconditioner(objective, x) if precondition else None,
+            precondition_fn,
         )
-        slope = float(grad @ direction)
-        step = 1.0
-        for _ in range(_MAX_HALVINGS):
-            x_new = x + step * direction
-            value_new, grad_new = objective.value_and_grad(x_new)
-            if is_finite(value_new, grad_new) and (
-                value_new <= value + _ARMIJO_C1 * step * slope
-                or approximately_armijo(value, slope, value_new, float(grad_new @ direction), dtype)
-            ):
-                break
-            step *= 0.5
-        else:
-            stop = NON_FINITE if not np.isfinite(value_new) else LINE_SEARCH_FAILED
-            break
-        x, value, grad = x_new, value_new, grad_new
-        n_iter += 1
-        history.append(value)
-        if report(callback, n_iter, value, max_abs(grad), x, state):
-            stop = STOPPED
-            break
-    return finish(x, n_iter, stop, max_abs(grad), history, tol)
+        return solution
+
+    return newton_loop(
+        objective, x0, direction, max_iter=max_iter, tol=tol, callback=callback, resume=resume
+    )
 
 
-def _preconditioner(objective, x):
-    """Inverse of the Hessian's diagonal at ``x`` (Jacobi preconditioner).
+def preconditioning(objective, precondition="auto"):
+    """The preconditioner Newton-CG uses: ``"diagonal"``, ``"kronecker"`` or ``"none"``.
+
+    ``"auto"`` picks, from what ``benchmarks/`` measured:
+
+    * sparse data (``objective.prefers_diagonal_preconditioning``):
+      ``"diagonal"`` (tf-idf features of very different scales needed half the
+      passes);
+    * dense data with ``n_features + fit_intercept <= KRONECKER_MAX_FEATURES``:
+      ``"kronecker"``;
+    * otherwise ``"none"`` (the diagonal cost passes on dense pixel data).
+
+    Parameters
+    ----------
+    objective : object
+    precondition : {"auto", "diagonal", "kronecker", "none"} or bool
+
+    Returns
+    -------
+    str
+    """
+    if precondition is True:
+        return "diagonal"
+    if precondition is False or precondition is None:
+        return "none"
+    if precondition not in _PRECONDITIONERS:
+        raise ValueError(
+            f"precondition must be one of {list(_PRECONDITIONERS)} or a bool; got {precondition!r}."
+        )
+    if precondition != "auto":
+        return precondition
+    if getattr(objective, "prefers_diagonal_preconditioning", False):
+        return "diagonal"
+    if _supports_kronecker(objective):
+        d_tilde = objective.n_features + int(objective.fit_intercept)
+        if d_tilde <= KRONECKER_MAX_FEATURES:
+            return "kronecker"
+    return "none"
+
+
+def _supports_kronecker(objective):
+    needed = ("data", "n_classes", "n_features", "alpha", "fit_intercept", "unpack")
+    return all(hasattr(objective, name) for name in needed)
+
+
+def _count_pass(objective):
+    if hasattr(objective, "n_passes"):
+        objective.n_passes += 1
+
+
+def _kronecker_preconditioner(objective):
+    from softmax_classifier._curvature import feature_moment
+    from softmax_classifier.solvers._kronecker import KroneckerPreconditioner
+
+    moment = feature_moment(objective.data, objective.fit_intercept, row_step=_MOMENT_ROW_STEP)
+    _count_pass(objective)
+    return KroneckerPreconditioner(
+        moment, objective.n_classes, objective.alpha, objective.fit_intercept
+    )
+
+
+def _update_kronecker(kronecker, objective, x):
+    from softmax_classifier._curvature import class_curvature
+
+    coef, intercept = objective.unpack(x)
+    kronecker.update(class_curvature(objective.data, coef, intercept, row_step=_CLASS_ROW_STEP))
+    _count_pass(objective)  # a pass over a subsample of the rows, counted whole
+
+
+def _diagonal_preconditioner(objective, x):
+    """``r -> r / diag(H)`` at ``x`` (Jacobi preconditioner).
 
     Entries whose curvature is zero (a feature that is zero in every row, with
     ``alpha = 0``) are left unscaled.
@@ -142,39 +186,46 @@ def _preconditioner(objective, x):
     scale = np.ones_like(diagonal)
     positive = diagonal > 0
     scale[positive] = 1.0 / diagonal[positive]
-    return scale
+    return lambda residual: scale * residual
 
 
-def _conjugate_gradient(hessp, rhs, tol, max_iter, inverse_diagonal=None):
+def _conjugate_gradient(hessp, rhs, tol, max_iter, precondition=None):
     """Approximate solution of ``H d = rhs`` by (preconditioned) conjugate gradient.
 
-    With ``inverse_diagonal`` (the preconditioner ``M^{-1}`` as a vector) this
-    is CG on ``M^{-1/2} H M^{-1/2}``, written in the original variables. Stops
-    at residual norm ``||H d - rhs|| <= tol``, after ``max_iter`` products, or
-    at a direction of non-positive curvature (then the iterate so far, or the
-    preconditioned ``rhs`` on the first iteration, a descent direction).
+    ``precondition(r)`` returns ``M^{-1} r`` for a symmetric positive definite
+    ``M`` (None: ``M = I``); this is CG on ``M^{-1/2} H M^{-1/2}``, written in
+    the original variables. Stops at residual norm ``||H d - rhs|| <= tol``,
+    after ``max_iter`` products, or at a direction of non-positive curvature
+    (then the iterate so far, or the preconditioned ``rhs`` on the first
+    iteration, a descent direction).
+
+    Returns
+    -------
+    solution : ndarray of shape (n_params,)
+    n_products : int
+        Hessian products used.
     """
-    if inverse_diagonal is None:
-        inverse_diagonal = np.ones_like(rhs)
+    if precondition is None:
+        precondition = np.copy
     # Updates in place (BLAS axpy, out=): for millions of parameters a temporary
     # vector per update costs as much as the products themselves.
     solution = np.zeros_like(rhs)
     residual = rhs.copy()
-    preconditioned = inverse_diagonal * residual
+    preconditioned = precondition(residual)
     conjugate = preconditioned.copy()
     residual_dot = float(residual @ preconditioned)
     for i in range(max_iter):
         if np.linalg.norm(residual) <= tol:
-            break
+            return solution, i
         product = hessp(conjugate)
         curvature = float(conjugate @ product)
         if not curvature > 1e-16 * float(conjugate @ conjugate):
-            return inverse_diagonal * rhs if i == 0 else solution
+            return (precondition(rhs) if i == 0 else solution), i + 1
         step = residual_dot / curvature
         solution = _axpy(conjugate, solution, a=step)  # solution += step * conjugate
         residual = _axpy(product, residual, a=-step)  # residual -= step * product
-        np.multiply(inverse_diagonal, residual, out=preconditioned)
+        preconditioned = precondition(residual)
         residual_dot, previous = float(residual @ preconditioned), residual_dot
         conjugate *= residual_dot / previous
         conjugate += preconditioned
-    return solution
+    return solution, max_iter
