@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py $(wildcard src/softmax_classifier/_kernels*.[ch])
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[test]"
@@ -31,10 +31,11 @@ format: $(STAMP)
 	$(BIN)/ruff format src tests benchmarks
 	$(BIN)/ruff check --fix src tests benchmarks
 
-# Benchmarks (benchmarks/README.md). PyTorch is an optional peer: installed when
-# its CPU build can be had, skipped by the scripts with a message otherwise.
+# Benchmarks (benchmarks/README.md). PyTorch and scikit-learn-intelex are optional
+# peers: installed when they can be had, skipped by the scripts with a message otherwise.
 bench-deps: $(STAMP)
 	$(BIN)/python -m pip install --quiet torch==2.13.0 || echo "PyTorch not installed: its rows will be skipped"
+	$(BIN)/python -m pip install --quiet scikit-learn-intelex || echo "scikit-learn-intelex not installed: its rows will be skipped"
 
 bench-pass: bench-deps
 	$(BIN)/python benchmarks/bench_pass.py

@@ -350,6 +350,12 @@ def test_ctrl_c_while_starting_is_one_line(tmp_path, delay):
     _, stderr = process.communicate(timeout=60)
     if process.returncode == 2:  # it got past its imports first: not what we test
         pytest.skip("the command finished before the signal")
+    if process.returncode == -signal.SIGINT:
+        # Python's own default: the signal came before the package's handler
+        # was installed (interpreter start-up or the console-script wrapper, on
+        # a busy machine). Once the command runs (cli.py) it owns Ctrl-C.
+        assert "cli.py" not in stderr, stderr
+        pytest.skip("interrupted during interpreter start-up, before the package's first line")
     assert process.returncode == 130, stderr
     assert "Traceback" not in stderr and stderr.strip() == "softmax: interrupted", stderr
 

@@ -7,8 +7,10 @@ handler at import that ends the process the way the command does (one line,
 exit status 130) until :func:`softmax_classifier.cli.main` takes over.
 """
 
+# The C module under ``signal``: importing ``signal`` itself loads ``enum``, a
+# window in which a Ctrl-C would still print a traceback on a slow machine.
+import _signal
 import os
-import signal
 import sys
 
 _EXIT_INTERRUPTED = 130
@@ -19,7 +21,7 @@ def _interrupted_while_starting(signum, frame):
     os._exit(_EXIT_INTERRUPTED)  # nothing has been written yet: nothing to clean up
 
 
-signal.signal(signal.SIGINT, _interrupted_while_starting)
+_signal.signal(_signal.SIGINT, _interrupted_while_starting)
 
 
 def main():
@@ -32,5 +34,5 @@ def main():
     """
     from softmax_classifier.cli import main as run
 
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    _signal.signal(_signal.SIGINT, _signal.default_int_handler)
     return run(sys.argv[1:])

@@ -13,6 +13,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.linalg.blas import daxpy as _axpy
 
+from softmax_classifier import _fused
 from softmax_classifier import math as sm
 
 __all__ = ["SoftmaxObjective"]
@@ -69,8 +70,9 @@ class SoftmaxObjective:
         # (benchmarks/: tf-idf 2x fewer passes; dense pixels 1.5x more).
         self.prefers_diagonal_preconditioning = bool(getattr(data, "is_sparse", False))
         self.dtype = np.dtype(getattr(data, "dtype", np.float64))
+        self._sparse = bool(getattr(data, "is_sparse", False))
         self._lipschitz = None
-        self._point_layout = None  # (params, coef.T in X's dtype) of the last Hessian point
+        self._point_layout = None  # (params, _for_blocks(coef)) of the last Hessian point
 
     # -- parameter layout ---------------------------------------------------
     def unpack(self, params):
@@ -250,34 +252,28 @@ class SoftmaxObjective:
         return self._finish(coef, loss_sum, grad_coef, grad_intercept, weight_sum)
 
     def _for_blocks(self, coef):
-        """``coef`` converted once per pass for the block products ``X @ coef.T``.
+        """``coef`` laid out once per pass for the block kernels (``_fused.coef_layout``).
 
-        In X's dtype (float32 data is not multiplied by float64 coefficients)
-        and in Fortran order, so that ``coef.T`` is C-contiguous: SciPy's
-        sparse product copies a non-contiguous right-hand side on every call,
-        which for wide sparse data costs more than the product itself.
+        In X's dtype (float32 data is not multiplied by float64 coefficients);
+        C order for dense X, Fortran order for sparse X, so that ``coef.T`` is
+        C-contiguous: the CSR kernel reads it feature by feature, and SciPy's
+        sparse product (the reference path) copies a non-contiguous right-hand
+        side on every call.
         """
-        return np.asfortranarray(coef, dtype=self.data.dtype)
+        return _fused.coef_layout(coef, self.dtype, self._sparse)
 
     def _stacked_for_blocks(self, params, coef, direction_coef):
         """``_for_blocks(vstack([coef, direction_coef]))``, reusing the point's half.
 
         Newton-CG multiplies many directions by the Hessian at one point; the
-        point's coefficients are laid out (transposed, for the block products)
-        once and copied from that layout afterwards, which for millions of
-        parameters saves a strided transpose per product.
+        point's coefficients are laid out once and copied from that layout
+        afterwards, which for millions of sparse parameters saves a strided
+        transpose per product.
         """
-        n_classes = self.n_classes
         cached = self._point_layout
         if cached is None or not np.array_equal(cached[0], params):
-            layout = np.empty((self.n_features, n_classes), dtype=self.dtype)
-            layout[...] = coef.T
-            self._point_layout = cached = (params.copy(), layout)
-        # (n_features, 2c) in C order: its transpose is the Fortran-ordered stack.
-        both = np.empty((self.n_features, 2 * n_classes), dtype=self.dtype)
-        both[:, :n_classes] = cached[1]
-        both[:, n_classes:] = direction_coef.T
-        return both.T
+            self._point_layout = cached = (params.copy(), self._for_blocks(coef))
+        return _fused.stacked_layout(cached[1], direction_coef, self._sparse)
 
     def _finish(self, coef, loss_sum, grad_coef, grad_intercept, weight_sum):
         value = loss_sum / weight_sum + sm._penalty(coef, self.alpha)
@@ -306,13 +302,19 @@ class SoftmaxObjective:
 
 
 # Block functions: (X_block, y_block, weight_block, *args) -> tuple of sums.
+# Each runs the fused compiled kernel where it applies and otherwise the NumPy
+# formula of math.py that the kernel is tested against (softmax_classifier._fused).
 
 
 def _loss_block(X, y, sample_weight, coef, intercept):
-    return sm._loss_sum(coef, intercept, X, y, sample_weight)
+    fused = _fused.loss_sum(coef, intercept, X, y, sample_weight)
+    return fused if fused is not None else sm._loss_sum(coef, intercept, X, y, sample_weight)
 
 
 def _loss_gradient_block(X, y, sample_weight, coef, intercept):
+    fused = _fused.loss_gradient_sum(coef, intercept, X, y, sample_weight)
+    if fused is not None:
+        return fused
     return sm._loss_gradient_sum(coef, intercept, X, y, sample_weight)
 
 
@@ -329,6 +331,11 @@ def _squared_norm_block(X, y, sample_weight):
 
 def _hessian_product_block(X, y, sample_weight, stacked_coef, intercept, direction_intercept):
     """Block sums of the Hessian product; ``stacked_coef`` is ``[coef; direction_coef]``."""
+    fused = _fused.hessian_product_sum(
+        stacked_coef, intercept, direction_intercept, X, sample_weight
+    )
+    if fused is not None:
+        return fused
     n_classes = stacked_coef.shape[0] // 2
     both = sm.raw_prediction(X, stacked_coef)
     logits, logit_change = both[:, :n_classes], both[:, n_classes:]
