@@ -258,7 +258,7 @@ def load_sector(data_dir=DATA_DIR):
     )
 
 
-def load_letter(data_dir=DATA_DIR, use_validation=True):
+def load_letter(data_dir=DATA_DIR, use_validation=True, n_train=None, seed=0):
     """LIBSVM ``letter``: 16 features in [-1, 1], 26 classes, dense float64.
 
     Parameters
@@ -269,6 +269,9 @@ def load_letter(data_dir=DATA_DIR, use_validation=True):
         Train on ``letter.scale.tr`` plus ``letter.scale.val`` (15000 rows);
         False: on ``letter.scale.tr`` only (10500 rows). The test split is
         ``letter.scale.t`` (5000 rows) either way.
+    n_train : int or None
+        Keep a random subset of this many training rows (seeded); all when None.
+    seed : int
 
     Returns
     -------
@@ -293,16 +296,21 @@ def load_letter(data_dir=DATA_DIR, use_validation=True):
     else:
         X_train, y_train = X_tr, y_tr
     classes = np.unique(y_train)
+    X_train = np.ascontiguousarray(X_train.toarray())
+    if n_train is not None and n_train < len(y_train):
+        keep = np.sort(np.random.default_rng(seed).choice(len(y_train), n_train, replace=False))
+        X_train, y_train = X_train[keep], y_train[keep]
     return Dataset(
-        "letter",
-        np.ascontiguousarray(X_train.toarray()),
+        "letter" if n_train is None else f"letter-{_short(len(y_train))}",
+        X_train,
         np.searchsorted(classes, y_train).astype(np.int64),
         np.ascontiguousarray(X_test.toarray()),
         np.searchsorted(classes, y_test).astype(np.int64),
         len(classes),
         "LIBSVM letter (scaled to [-1, 1]), "
         + ("tr + val" if use_validation else "tr")
-        + " for training, .t for testing, dense float64",
+        + " for training, .t for testing, dense float64"
+        + ("" if n_train is None else f", random {len(y_train)} training rows"),
     )
 
 

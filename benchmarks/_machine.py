@@ -14,6 +14,9 @@ CpuLoad
     machine was used by others during the run.
 current_rss_mb, peak_rss_mb
     Resident memory now, and its high-water mark (``getrusage``).
+FitPeak
+    The resident memory a block of code added at its peak (the kernel's
+    high-water mark, reset at the start of the block).
 format_table
     Aligned plain-text table.
 write_json
@@ -34,6 +37,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "CpuLoad",
+    "FitPeak",
     "cpu_model",
     "current_rss_mb",
     "format_load",
@@ -205,10 +209,79 @@ def current_rss_mb():
         return float("nan")
 
 
+# The largest high-water mark seen before a reset (:func:`reset_peak_rss` lowers the
+# kernel's, which ``getrusage`` also reports).
+_peak_before_resets_mb = 0.0
+
+
 def peak_rss_mb():
-    """High-water mark of this process's resident memory, in MiB (``getrusage``)."""
+    """High-water mark of this process's resident memory, in MiB (``getrusage``).
+
+    Includes the peaks before any :func:`reset_peak_rss`.
+    """
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
+    peak = peak / 2**20 if sys.platform == "darwin" else peak / 2**10
+    return max(peak, _peak_before_resets_mb)
+
+
+def reset_peak_rss():
+    """Reset this process's resident-memory high-water mark (``VmHWM``) to its RSS now.
+
+    Linux only (writes ``5`` to ``/proc/self/clear_refs``, Linux 4.0 and later).
+
+    Returns
+    -------
+    bool
+        Whether the reset worked.
+    """
+    global _peak_before_resets_mb
+    _peak_before_resets_mb = max(_peak_before_resets_mb, peak_rss_mb())
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        return False
+    return True
+
+
+def high_water_rss_mb():
+    """``VmHWM`` of ``/proc/self/status`` in MiB (NaN when unreadable)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 2**10
+    except (OSError, ValueError, IndexError):
+        pass
+    return float("nan")
+
+
+class FitPeak:
+    """What a block of code added to resident memory at its peak, in MiB.
+
+    Around each block (``with peak:``), the kernel's high-water mark is reset
+    to the RSS at the start, and after it ``added_mb`` becomes the largest of
+    (high-water mark - RSS at the start) over all the blocks measured so far.
+    Memory freed before the block and reused by it is not seen (it was
+    already resident), so this is a lower bound on what the block needed;
+    in a fresh process little is held back that way.
+
+    ``added_mb`` is None when the high-water mark cannot be reset (not Linux).
+    """
+
+    def __init__(self):
+        self.added_mb = None
+        self._start = None
+
+    def __enter__(self):
+        self._start = current_rss_mb() if reset_peak_rss() else None
+        return self
+
+    def __exit__(self, *exc_info):
+        if self._start is not None:
+            added = max(high_water_rss_mb() - self._start, 0.0)
+            self.added_mb = added if self.added_mb is None else max(self.added_mb, added)
+        return False
 
 
 def format_table(rows, columns):
