@@ -3,8 +3,9 @@
 The NumPy functions are the reference: every kernel must return the same block
 sums on dense and CSR blocks, weighted and unweighted, with and without an
 intercept, in float32 and float64, over shapes that cross every tile and
-vector boundary of the C code (classes 1..9 cover its 4-, 2- and 1-class
-paths; 1..37 features its vector tails), and through the objective with one
+vector boundary of the C code (classes 1..30 cover its 4-, 2- and 1-class
+paths and its narrow-X form with classes in vectors; 1..701 features its
+vector tails and L1-sized feature slices), and through the objective with one
 and several threads.
 
 Tolerances. float64: both sides sum the same products in different orders, so
@@ -82,7 +83,9 @@ CASES = [
 
 @needs_kernels
 @pytest.mark.parametrize(("dtype", "sparse", "weighted", "intercept"), CASES)
-@pytest.mark.parametrize(("n", "d", "c"), [(1, 1, 2), (7, 3, 1), (50, 9, 3), (301, 37, 9)])
+@pytest.mark.parametrize(
+    ("n", "d", "c"), [(1, 1, 2), (7, 3, 1), (50, 9, 3), (301, 37, 9), (23, 701, 5), (9, 40, 30)]
+)
 def test_loss_and_gradient_equal_the_numpy_formulas(n, d, c, dtype, sparse, weighted, intercept):
     rng = np.random.default_rng(n * 1000 + d * 10 + c)
     X, y, w, coef, b = _problem(rng, n, d, c, dtype, sparse=sparse, weighted=weighted,
@@ -103,7 +106,7 @@ def test_loss_and_gradient_equal_the_numpy_formulas(n, d, c, dtype, sparse, weig
 
 @needs_kernels
 @pytest.mark.parametrize(("dtype", "sparse", "weighted", "intercept"), CASES)
-@pytest.mark.parametrize(("n", "d", "c"), [(1, 1, 2), (50, 9, 3), (301, 37, 9)])
+@pytest.mark.parametrize(("n", "d", "c"), [(1, 1, 2), (50, 9, 3), (301, 37, 9), (23, 701, 5)])
 def test_hessian_product_equals_the_numpy_formula(n, d, c, dtype, sparse, weighted, intercept):
     rng = np.random.default_rng(n + d + c)
     X, _, w, coef, b = _problem(rng, n, d, c, dtype, sparse=sparse, weighted=weighted,

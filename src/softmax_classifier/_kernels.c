@@ -64,6 +64,18 @@ static const char *choose_variant(void)
 
 /* Rows per tile: the tile of X (rows x d) should stay in a core's L2 cache
  * between its forward and backward products. */
+/* Classes padded for the narrow-X logits, or 0 to use the dot-product form.
+ * Per row, the dot products cost about c (d / VLEN + 8) vector operations (the
+ * 8 for summing each product's lanes), the narrow form d max(c / VLEN, 4) (a
+ * chain of fewer than 4 independent accumulators waits on the FMA latency). */
+static Py_ssize_t narrow_classes(Py_ssize_t d, Py_ssize_t c, size_t itemsize)
+{
+    Py_ssize_t vlen = 32 / (Py_ssize_t)itemsize, vectors = (c + vlen - 1) / vlen;
+    double dot = (double)c * ((double)d / (double)vlen + 8);
+    double narrow = (double)d * (double)(vectors > 4 ? vectors : 4);
+    return narrow < dot ? vectors * vlen : 0;
+}
+
 static Py_ssize_t tile_rows(Py_ssize_t d, size_t itemsize)
 {
     Py_ssize_t rows = (96 * 1024) / ((Py_ssize_t)itemsize * (d > 0 ? d : 1));
@@ -185,8 +197,8 @@ static PyObject *dense_loss_grad(PyObject *self, PyObject *args)
         !expect(gb == NULL || (G != NULL && sgb[0] == c), "gb must have n_classes entries"))
         goto done;
     size_t itemsize = real == KIND_F32 ? 4 : 8;
-    Py_ssize_t tile = tile_rows(d, itemsize);
-    void *scratch = malloc((size_t)(tile * (2 * c + 1)) * itemsize);
+    Py_ssize_t tile = tile_rows(d, itemsize), cp = narrow_classes(d, c, itemsize);
+    void *scratch = malloc((size_t)(tile * (2 * c + 1) + d * cp) * itemsize);
     if (scratch == NULL) {
         PyErr_NoMemory();
         goto done;
@@ -195,9 +207,13 @@ static PyObject *dense_loss_grad(PyObject *self, PyObject *args)
     int status;
     Py_BEGIN_ALLOW_THREADS;
     if (real == KIND_F32)
-        status = CALL(dense_loss_grad_f32, (X, n, d, y, w, W, b, c, &loss, G, gb, tile, scratch));
+        status = CALL(dense_loss_grad_f32,
+                      (X, n, d, y, w, W, b, c, &loss, G, gb, tile, scratch,
+                       cp ? (float *)scratch + tile * (2 * c + 1) : NULL, cp));
     else
-        status = CALL(dense_loss_grad_f64, (X, n, d, y, w, W, b, c, &loss, G, gb, tile, scratch));
+        status = CALL(dense_loss_grad_f64,
+                      (X, n, d, y, w, W, b, c, &loss, G, gb, tile, scratch,
+                       cp ? (double *)scratch + tile * (2 * c + 1) : NULL, cp));
     Py_END_ALLOW_THREADS;
     free(scratch);
     if (expect(status == 0, "y holds a class index outside 0 .. n_classes - 1"))
@@ -249,17 +265,19 @@ static PyObject *dense_hessp(PyObject *self, PyObject *args)
         !expect(gb == NULL || sgb[0] == c, "gb must have n_classes entries"))
         goto done;
     size_t itemsize = real == KIND_F32 ? 4 : 8;
-    Py_ssize_t tile = tile_rows(d, itemsize);
-    void *scratch = malloc((size_t)(tile * (3 * c + 1)) * itemsize);
+    Py_ssize_t tile = tile_rows(d, itemsize), cp = narrow_classes(d, 2 * c, itemsize);
+    void *scratch = malloc((size_t)(tile * (3 * c + 1) + d * cp) * itemsize);
     if (scratch == NULL) {
         PyErr_NoMemory();
         goto done;
     }
     Py_BEGIN_ALLOW_THREADS;
     if (real == KIND_F32)
-        CALL(dense_hessp_f32, (X, n, d, w, WV, bv, c, G, gb, tile, scratch));
+        CALL(dense_hessp_f32, (X, n, d, w, WV, bv, c, G, gb, tile, scratch,
+                               cp ? (float *)scratch + tile * (3 * c + 1) : NULL, cp));
     else
-        CALL(dense_hessp_f64, (X, n, d, w, WV, bv, c, G, gb, tile, scratch));
+        CALL(dense_hessp_f64, (X, n, d, w, WV, bv, c, G, gb, tile, scratch,
+                               cp ? (double *)scratch + tile * (3 * c + 1) : NULL, cp));
     Py_END_ALLOW_THREADS;
     free(scratch);
     Py_INCREF(Py_None);

@@ -93,6 +93,59 @@ INLINE void FN(forward)(const REAL *X, Py_ssize_t rows, Py_ssize_t d, const REAL
     }
 }
 
+/* Narrow X (few features, many classes): logits with the classes in vectors,
+ * a_r = b + sum_j x_rj WT[j, :], no horizontal sums. WT (d, cp) is the
+ * coefficients transposed, zero-padded to cp = a multiple of VLEN classes;
+ * this does classes k0 .. k0 + NV VLEN - 1 of every row. */
+INLINE void FN(narrow_rows)(const REAL *X, Py_ssize_t rows, Py_ssize_t d, const REAL *WT,
+                            Py_ssize_t cp, Py_ssize_t k0, int NV, const REAL *b, Py_ssize_t c,
+                            REAL *A)
+{
+    Py_ssize_t k1 = k0 + NV * VLEN < c ? k0 + NV * VLEN : c;
+    for (Py_ssize_t r = 0; r < rows; r++) {
+        FN(vec) acc[8];
+        for (int v = 0; v < NV; v++) acc[v] = FN(broadcast)(0);
+        const REAL *x = X + r * d;
+        for (Py_ssize_t j = 0; j < d; j++) {
+            FN(vec) xj = FN(broadcast)(x[j]);
+            const REAL *wt = WT + j * cp + k0;
+            for (int v = 0; v < NV; v++) acc[v] += xj * FN(load)(wt + v * VLEN);
+        }
+        REAL out[8 * VLEN];
+        memcpy(out, acc, (size_t)NV * sizeof(FN(vec)));
+        for (Py_ssize_t k = k0; k < k1; k++) A[r * c + k] = out[k - k0] + (b == NULL ? 0 : b[k]);
+    }
+}
+
+/* Logits of a tile of narrow X: A (rows, c) = X_tile @ W^T [+ b] by FN(narrow_rows). */
+INLINE void FN(forward_narrow)(const REAL *X, Py_ssize_t rows, Py_ssize_t d, const REAL *WT,
+                               Py_ssize_t cp, const REAL *b, Py_ssize_t c, REAL *A)
+{
+    for (Py_ssize_t k0 = 0; k0 < c; k0 += 8 * VLEN) {
+        Py_ssize_t left = (c - k0 + VLEN - 1) / VLEN;
+        switch (left >= 8 ? 8 : left) {
+#define NARROW(NV_) FN(narrow_rows)(X, rows, d, WT, cp, k0, NV_, b, c, A)
+        case 1: NARROW(1); break;
+        case 2: NARROW(2); break;
+        case 3: NARROW(3); break;
+        case 4: NARROW(4); break;
+        case 5: NARROW(5); break;
+        case 6: NARROW(6); break;
+        case 7: NARROW(7); break;
+        default: NARROW(8); break;
+#undef NARROW
+        }
+    }
+}
+
+/* WT (d, cp) = W^T (W is (c, d)) padded with zero classes up to cp. */
+INLINE void FN(transpose_padded)(const REAL *W, Py_ssize_t c, Py_ssize_t d, Py_ssize_t cp,
+                                 REAL *WT)
+{
+    for (Py_ssize_t j = 0; j < d; j++)
+        for (Py_ssize_t k = 0; k < cp; k++) WT[j * cp + k] = k < c ? W[k * d + j] : 0;
+}
+
 /* G[k, j:j+width] += sum_r R[r, k] X[r, j:j+width] for KB classes from k0, in
  * 2 vectors (width 2 VLEN) or 1 (width VLEN). R has row stride c. When `next`
  * is not NULL, the same columns of the next tile's rows (next_rows of them)
@@ -252,12 +305,15 @@ INLINE void FN(rows_curvature)(REAL *E, const REAL *DA, Py_ssize_t lda, Py_ssize
 /* Dense loss (and gradient when G is not NULL) sums over n rows.
  * X (n, d) C order; y (n); w (n) or NULL; W (c, d) C order; b (c) or NULL;
  * G (c, d) and gb (c) or NULL are added to; scratch holds tile * (2c + 1).
+ * WT (d, cp), when not NULL, is workspace for the narrow-X logits (FN(forward_narrow)).
  * Returns -1 on a label out of range (nothing else can fail), else 0. */
 static int FN(dense_loss_grad)(const REAL *X, Py_ssize_t n, Py_ssize_t d, const int64_t *y,
                                const REAL *w, const REAL *W, const REAL *b, Py_ssize_t c,
-                               double *loss, double *G, double *gb, Py_ssize_t tile, REAL *scratch)
+                               double *loss, double *G, double *gb, Py_ssize_t tile, REAL *scratch,
+                               REAL *WT, Py_ssize_t cp)
 {
     REAL *A = scratch, *E = A + tile * c, *M = E + tile * c;
+    if (WT != NULL) FN(transpose_padded)(W, c, d, cp, WT);
     double total = 0;
     for (Py_ssize_t start = 0; start < n; start += tile) {
         Py_ssize_t rows = n - start < tile ? n - start : tile;
@@ -266,7 +322,10 @@ static int FN(dense_loss_grad)(const REAL *X, Py_ssize_t n, Py_ssize_t d, const 
         const int64_t *yt = y + start;
         for (Py_ssize_t r = 0; r < rows; r++)
             if (yt[r] < 0 || yt[r] >= c) return -1;
-        FN(forward)(Xt, rows, d, W, b, c, A);
+        if (WT != NULL)
+            FN(forward_narrow)(Xt, rows, d, WT, cp, b, c, A);
+        else
+            FN(forward)(Xt, rows, d, W, b, c, A);
         FN(shifted_exp)(A, rows, c, c, M, E);
         total += FN(rows_loss)(A, c, M, E, rows, c, yt, w ? w + start : NULL, G != NULL);
         if (G != NULL) FN(backward)(Xt, rows, d, E, c, G, gb, Xt + rows * d, next_rows);
@@ -278,17 +337,21 @@ static int FN(dense_loss_grad)(const REAL *X, Py_ssize_t n, Py_ssize_t d, const 
 /* Dense Hessian-product sums over n rows. WV (2c, d) C order holds the
  * point's coef in rows 0..c-1 and the direction's in rows c..2c-1; bv (2c) the
  * intercept and its direction, or NULL. G (c, d), gb (c) or NULL are added to;
- * scratch holds tile * (3c + 1). */
+ * scratch holds tile * (3c + 1); WT (d, cp) as in FN(dense_loss_grad), for 2c classes. */
 static void FN(dense_hessp)(const REAL *X, Py_ssize_t n, Py_ssize_t d, const REAL *w,
                             const REAL *WV, const REAL *bv, Py_ssize_t c, double *G, double *gb,
-                            Py_ssize_t tile, REAL *scratch)
+                            Py_ssize_t tile, REAL *scratch, REAL *WT, Py_ssize_t cp)
 {
     REAL *A = scratch, *E = A + tile * 2 * c, *M = E + tile * c;
+    if (WT != NULL) FN(transpose_padded)(WV, 2 * c, d, cp, WT);
     for (Py_ssize_t start = 0; start < n; start += tile) {
         Py_ssize_t rows = n - start < tile ? n - start : tile;
         Py_ssize_t next_rows = n - start - rows < tile ? n - start - rows : tile;
         const REAL *Xt = X + start * d;
-        FN(forward)(Xt, rows, d, WV, bv, 2 * c, A);
+        if (WT != NULL)
+            FN(forward_narrow)(Xt, rows, d, WT, cp, bv, 2 * c, A);
+        else
+            FN(forward)(Xt, rows, d, WV, bv, 2 * c, A);
         FN(shifted_exp)(A, rows, c, 2 * c, M, E);
         FN(rows_curvature)(E, A + c, 2 * c, rows, c, w ? w + start : NULL);
         FN(backward)(Xt, rows, d, E, c, G, gb, Xt + rows * d, next_rows);
