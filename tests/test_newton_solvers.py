@@ -1,5 +1,5 @@
 """Tests of the second-order pieces: curvature statistics, the Kronecker preconditioner,
-Newton-CG preconditioned by it, exact Newton (newton-cholesky) and ``solver="auto"``.
+Newton-CG preconditioned by it, and ``solver="auto"``.
 
 Oracles, none of them taken from the output of the code under test:
 
@@ -27,7 +27,7 @@ from threadpoolctl import threadpool_limits
 from softmax_classifier import _curvature as curvature
 from softmax_classifier.data import InMemoryData
 from softmax_classifier.objective import SoftmaxObjective
-from softmax_classifier.solvers import choose_solver, newton_cg, newton_cholesky
+from softmax_classifier.solvers import choose_solver, newton_cg
 from softmax_classifier.solvers._kronecker import KroneckerPreconditioner
 
 # ---------------------------------------------------------------------------
@@ -232,19 +232,16 @@ CASES = [
 ]
 
 
-def run_solver(solver, objective, **options):
-    if solver == "newton-cholesky":
-        return newton_cholesky.minimize(objective, objective.zeros(), **options)
+def run_kronecker(objective, **options):
     return newton_cg.minimize(objective, objective.zeros(), precondition="kronecker", **options)
 
 
-@pytest.mark.parametrize("solver", ["newton-cg-kronecker", "newton-cholesky"])
 @pytest.mark.parametrize(("name", "alpha", "weighted", "fit_intercept"), CASES)
-def test_same_optimum_as_sklearn(solver, name, alpha, weighted, fit_intercept):
+def test_same_optimum_as_sklearn(name, alpha, weighted, fit_intercept):
     X, y = dataset(name)
     weights = _weights(len(y)) if weighted else None
     objective = objective_on(X, y, weights, fit_intercept, alpha=alpha, block_rows=None)
-    result = run_solver(solver, objective, tol=1e-10, max_iter=200)
+    result = run_kronecker(objective, tol=1e-10, max_iter=200)
     assert result.stop_reason == "converged", result.message
     f_sklearn = sklearn_optimum(name, alpha, weighted, fit_intercept)
     f_ours = objective.value(result.params)
@@ -254,12 +251,11 @@ def test_same_optimum_as_sklearn(solver, name, alpha, weighted, fit_intercept):
     assert abs(f_ours - f_sklearn) <= 1e-9 * abs(f_sklearn), (f_ours, f_sklearn)
 
 
-@pytest.mark.parametrize("solver", ["newton-cg-kronecker", "newton-cholesky"])
-def test_float32_data_reach_the_float64_optimum(solver):
+def test_float32_data_reach_the_float64_optimum():
     X, y = dataset("wine")
     weights = _weights(len(y))
     objective = objective_on(X.astype(np.float32), y, weights.astype(np.float32), True, 1e-3)
-    result = run_solver(solver, objective, tol=1e-5, max_iter=200)
+    result = run_kronecker(objective, tol=1e-5, max_iter=200)
     assert result.stop_reason == "converged", result.message
     exact = objective_on(X, y, weights, True, alpha=1e-3)
     f_sklearn = sklearn_optimum("wine", 1e-3, True, True)
@@ -268,14 +264,14 @@ def test_float32_data_reach_the_float64_optimum(solver):
     assert abs(exact.value(result.params) - f_sklearn) <= 1e-4 * f_sklearn
 
 
-def test_newton_cholesky_without_penalty_matches_sklearn_probabilities():
-    """alpha = 0 makes H singular along every common shift (1 v^T, 1 v_b): the
-    projector term must keep the steps exact. Iris's classes overlap, so a
+def test_kronecker_without_penalty_matches_sklearn_probabilities():
+    """alpha = 0 makes M singular along every common shift (A 1 = 0): the eigenvalue
+    floor must keep CG stable. Two iris features leave the classes overlapping, so a
     minimiser exists; probabilities are unique even though coefficients are not."""
     X, y = dataset("iris")
     X = X[:, :2]  # two features: the three classes overlap, the optimum is finite
     objective = objective_on(X, y, None, True, alpha=0.0, block_rows=None)
-    result = newton_cholesky.minimize(objective, objective.zeros(), tol=1e-10, max_iter=100)
+    result = run_kronecker(objective, tol=1e-10, max_iter=100)
     assert result.stop_reason == "converged", result.message
     with threadpool_limits(1, user_api="blas"):
         model = LogisticRegression(C=np.inf, tol=1e-12, max_iter=10000).fit(X, y)
@@ -286,6 +282,26 @@ def test_newton_cholesky_without_penalty_matches_sklearn_probabilities():
     # Both at max|grad| ~1e-10 on a problem of curvature ~1e-2: probabilities agree to
     # ~1e-8; 1e-6 is the margin.
     np.testing.assert_allclose(proba, model.predict_proba(X), rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize(("sparse", "weighted", "fit_intercept"), LAYOUTS)
+def test_kronecker_factors_are_the_hessian_at_zero(sparse, weighted, fit_intercept):
+    """With all parameters zero every row has p = 1/c, so J(p_k) = A for every k and
+    the Hessian is exactly A (x) S plus alpha on the coefficients."""
+    X, y, weights = random_problem(sparse, weighted)
+    objective = objective_on(X, y, weights, fit_intercept)
+    coef, intercept = objective.unpack(objective.zeros())
+    S = curvature.feature_moment(objective.data, fit_intercept)
+    A = curvature.class_curvature(objective.data, coef, intercept)
+    c = objective.n_classes
+    np.testing.assert_allclose(A, (np.eye(c) - 1.0 / c) / c, rtol=0, atol=1e-15)
+    penalty = np.ones(S.shape[0])
+    if fit_intercept:
+        penalty[-1] = 0.0
+    expected = np.kron(A, S) + objective.alpha * np.diag(np.tile(penalty, c))
+    hessian = curvature.full_hessian(objective.data, coef, intercept, objective.alpha)
+    # Both are float64 sums of 60 rows of entries ~10: agreement to ~1e-14; 1e-12 margin.
+    np.testing.assert_allclose(hessian, expected, rtol=0, atol=1e-12)
 
 
 def test_kronecker_solves_the_newton_system_at_zero_in_few_products():
@@ -334,37 +350,30 @@ def test_precondition_values():
         newton_cg.preconditioning(dense, "cholesky")
 
 
-def test_newton_cholesky_refuses_large_models():
-    X = np.zeros((4, newton_cholesky.MAX_PARAMS))
-    objective = objective_on(X, np.array([0, 1, 0, 1]), None, True, block_rows=None)
-    with pytest.raises(ValueError, match="full Hessian"):
-        newton_cholesky.minimize(objective, objective.zeros())
-
-
-@pytest.mark.parametrize("solver", ["newton-cg-kronecker", "newton-cholesky"])
-def test_resume_continues_exactly(solver):
+def test_resume_continues_exactly():
     X, y = dataset("wine")
     objective = objective_on(X, y, None, True, alpha=1e-3, block_rows=None)
     states = []
-    run_solver(solver, objective, tol=1e-10, max_iter=100)
-    whole = run_solver(solver, objective, tol=1e-10, max_iter=100)
-    run_solver(
-        solver,
+    whole = run_kronecker(objective, tol=1e-10, max_iter=100)
+    run_kronecker(
         objective,
         tol=1e-10,
         max_iter=100,
         callback=lambda info: states.append(info.state()) or info.iteration == 2,
     )
-    resumed = run_solver(solver, objective, tol=1e-10, max_iter=100, resume=states[-1])
+    resumed = run_kronecker(objective, tol=1e-10, max_iter=100, resume=states[-1])
     assert resumed.n_iter == whole.n_iter
     np.testing.assert_array_equal(resumed.params, whole.params)
 
 
 def test_auto_choice():
-    assert choose_solver(np.zeros((1000, 20), dtype=np.float32), 3)[0] in (
-        "lbfgs",
-        "newton-cg",
-    )
-    solver, reason = choose_solver(sp.random(1000, 5000, density=0.01, format="csr"), 20)
+    """The rules of choose_solver's docstring, one case each (shapes only: no data read)."""
+    small = np.zeros((1347, 64))
+    assert choose_solver(small, 10)[0] == "lbfgs"
+    solver, reason = choose_solver(np.zeros((15000, 16)), 26)
+    assert (solver, "A (x) S" in reason) == ("newton-cg", True)
+    wide = np.zeros((200, newton_cg.KRONECKER_MAX_FEATURES), dtype=np.float32)
+    assert choose_solver(wide, 3)[0] == "lbfgs"
+    solver, reason = choose_solver(sp.csr_matrix((1000, 5000)), 20)
     assert solver == "newton-cg"
     assert "sparse" in reason

@@ -18,8 +18,9 @@ penalised). This module computes, each in one pass of ``data.reduce``:
   approximation :math:`H \approx A \otimes S + \alpha I`;
 * :func:`class_curvature`: :math:`A = \sum_k s_k J(p_k) / \sum_k s_k`
   (:math:`c \times c`), its class factor, at given parameters;
-* :func:`full_hessian`: :math:`H` itself, :math:`(c \tilde d)^2` numbers, for exact Newton
-  on small models.
+* :func:`full_hessian`: :math:`H` itself, :math:`(c \tilde d)^2` numbers (an oracle for
+  tests and measurements; exact Newton with it was measured slower than Newton-CG,
+  ``docs/solvers.md``).
 
 The first two may use every ``row_step``-th row of each block only (a
 systematic subsample: a preconditioner needs no exact statistics). Block
