@@ -81,9 +81,10 @@ def test_sigkill_then_resume_gives_the_uninterrupted_model(digits, tmp_path, sol
     script = tmp_path / "killed.py"
     script.write_text(KILLED_FIT)
     checkpoint_dir = tmp_path / "checkpoints"
-    # Killed at iteration 7: the checkpoint of iteration 6 is on disk.
+    # Killed at iteration 5: the checkpoint of iteration 4 is on disk. (Early:
+    # Newton-CG with its Kronecker preconditioner converges in 7 iterations here.)
     killed = subprocess.run(
-        [sys.executable, str(script), solver, str(checkpoint_dir), "7"],
+        [sys.executable, str(script), solver, str(checkpoint_dir), "5"],
         capture_output=True,
         text=True,
         timeout=120,
@@ -95,7 +96,7 @@ def test_sigkill_then_resume_gives_the_uninterrupted_model(digits, tmp_path, sol
         warnings.simplefilter("ignore")  # max_iter (or the precision limit) ends both
         resumed = SoftmaxClassifier(**params(solver, checkpoint_dir)).fit(X, y, resume=True)
         uninterrupted = SoftmaxClassifier(**params(solver)).fit(X, y)
-    assert resumed.n_iter_ == uninterrupted.n_iter_ > 7
+    assert resumed.n_iter_ == uninterrupted.n_iter_ > 5
     np.testing.assert_array_equal(resumed.coef_, uninterrupted.coef_)
     np.testing.assert_array_equal(resumed.intercept_, uninterrupted.intercept_)
     assert resumed.fit_report_.objective_history == uninterrupted.fit_report_.objective_history

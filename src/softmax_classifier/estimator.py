@@ -123,13 +123,15 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
     fit_intercept : bool, default=True
         Whether to learn ``intercept_``.
     solver : {"auto", "lbfgs", "newton-cg", "gd", "sgd", "adam"}, default="auto"
-        ``auto``: ``lbfgs`` or ``newton-cg`` by the data's sparsity and the
-        memory L-BFGS would need (:func:`softmax_classifier.solvers.choose_solver`,
-        rules from ``benchmarks/bench_defaults.py``); the fit report says which
-        and why.
+        ``auto``: ``lbfgs`` or ``newton-cg`` by the data's size, sparsity and
+        number of features and the memory L-BFGS would need
+        (:func:`softmax_classifier.solvers.choose_solver`, rules from the
+        measurements in ``docs/solvers.md``); the fit report says which and why.
         ``lbfgs``: limited-memory BFGS with a Wolfe line search.
-        ``newton-cg``: Newton steps from exact Hessian-vector products
-        (preconditioned by the Hessian's diagonal on sparse data).
+        ``newton-cg``: Newton steps from exact Hessian-vector products, by
+        conjugate gradient preconditioned by the Hessian's diagonal (sparse
+        data) or a Kronecker-factored approximation of the Hessian (dense data
+        with at most 1023 features).
         ``gd``: full-batch gradient descent (the notes' update).
         ``sgd``: mini-batch SGD with momentum; ``batch_size=1`` is the notes'
         per-example update. ``adam``: mini-batch Adam.
