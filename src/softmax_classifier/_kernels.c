@@ -143,6 +143,24 @@ static void *take(buffers *bufs, PyObject *obj, const char *name, enum kind kind
     return view->len == 0 ? (void *)bufs : view->buf;
 }
 
+/* take() for a buffer that may be of either of two kinds (float32 or float64
+ * data, int32 or int64 indices): the kind found goes to *found. */
+static void *take_either(buffers *bufs, PyObject *obj, const char *name, enum kind first,
+                         enum kind second, int ndim, Py_ssize_t *shape, enum kind *found)
+{
+    int before = bufs->n;
+    *found = first;
+    void *data = take(bufs, obj, name, first, ndim, shape, 0, 0);
+    if (data != NULL) return data;
+    PyErr_Clear();
+    if (bufs->n > before) { /* the view was taken but had the other kind */
+        PyBuffer_Release(&bufs->views[before]);
+        bufs->n = before;
+    }
+    *found = second;
+    return take(bufs, obj, name, second, ndim, shape, 0, 0);
+}
+
 static int expect(int ok, const char *message)
 {
     if (!ok) PyErr_SetString(PyExc_ValueError, message);
@@ -167,15 +185,9 @@ static PyObject *dense_loss_grad(PyObject *self, PyObject *args)
     buffers bufs = {.n = 0};
     Py_ssize_t sX[2], sy[1], sw[1], sW[2], sb[1], sG[2], sgb[1];
     PyObject *result = NULL;
-    void *X = take(&bufs, oX, "X", KIND_F32, 2, sX, 0, 0);
-    enum kind real = KIND_F32;
-    if (X == NULL) {
-        PyErr_Clear();
-        release(&bufs);
-        real = KIND_F64;
-        X = take(&bufs, oX, "X", KIND_F64, 2, sX, 0, 0);
-        if (X == NULL) goto done;
-    }
+    enum kind real;
+    void *X = take_either(&bufs, oX, "X", KIND_F32, KIND_F64, 2, sX, &real);
+    if (X == NULL) goto done;
     Py_ssize_t n = sX[0], d = sX[1];
     int64_t *y = take(&bufs, oy, "y", KIND_I64, 1, sy, 0, 0);
     if (y == NULL) goto done;
@@ -237,15 +249,9 @@ static PyObject *dense_hessp(PyObject *self, PyObject *args)
     buffers bufs = {.n = 0};
     Py_ssize_t sX[2], sw[1], sWV[2], sbv[1], sG[2], sgb[1];
     PyObject *result = NULL;
-    enum kind real = KIND_F32;
-    void *X = take(&bufs, oX, "X", KIND_F32, 2, sX, 0, 0);
-    if (X == NULL) {
-        PyErr_Clear();
-        release(&bufs);
-        real = KIND_F64;
-        X = take(&bufs, oX, "X", KIND_F64, 2, sX, 0, 0);
-        if (X == NULL) goto done;
-    }
+    enum kind real;
+    void *X = take_either(&bufs, oX, "X", KIND_F32, KIND_F64, 2, sX, &real);
+    if (X == NULL) goto done;
     Py_ssize_t n = sX[0], d = sX[1];
     void *w = take(&bufs, ow, "w", real, 1, sw, 0, 1);
     if (PyErr_Occurred()) goto done;
@@ -297,26 +303,10 @@ static int take_csr(buffers *bufs, PyObject *odata, PyObject *oindices, PyObject
                     Py_ssize_t *n)
 {
     Py_ssize_t sdata[1], sindices[1], sindptr[1];
-    *real = KIND_F32;
-    *data = take(bufs, odata, "data", KIND_F32, 1, sdata, 0, 0);
-    if (*data == NULL) {
-        PyErr_Clear();
-        release(bufs);
-        *real = KIND_F64;
-        *data = take(bufs, odata, "data", KIND_F64, 1, sdata, 0, 0);
-        if (*data == NULL) return -1;
-    }
-    int first = bufs->n;
-    *index = KIND_I32;
-    *indices = take(bufs, oindices, "indices", KIND_I32, 1, sindices, 0, 0);
-    if (*indices == NULL) {
-        PyErr_Clear();
-        PyBuffer_Release(&bufs->views[first]);
-        bufs->n = first;
-        *index = KIND_I64;
-        *indices = take(bufs, oindices, "indices", KIND_I64, 1, sindices, 0, 0);
-        if (*indices == NULL) return -1;
-    }
+    *data = take_either(bufs, odata, "data", KIND_F32, KIND_F64, 1, sdata, real);
+    if (*data == NULL) return -1;
+    *indices = take_either(bufs, oindices, "indices", KIND_I32, KIND_I64, 1, sindices, index);
+    if (*indices == NULL) return -1;
     *indptr = take(bufs, oindptr, "indptr", *index, 1, sindptr, 0, 0);
     if (*indptr == NULL) return -1;
     *n = sindptr[0] - 1;
