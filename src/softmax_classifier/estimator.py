@@ -28,10 +28,10 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
-from threadpoolctl import threadpool_limits
 
 from softmax_classifier import checkpoint, model_file
 from softmax_classifier import math as sm
+from softmax_classifier._blas import one_blas_thread
 from softmax_classifier._version import __version__
 from softmax_classifier.data import DaskData, DaskFitError, InMemoryData, StreamingData
 from softmax_classifier.objective import SoftmaxObjective
@@ -786,7 +786,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         callback = _chain(writer, printer, callback)
         small = X.shape[0] * X.shape[1] < _SINGLE_THREAD_ENTRIES
         start = time.perf_counter()
-        with threadpool_limits(limits=1, user_api="blas") if small else nullcontext():
+        with one_blas_thread() if small else nullcontext():
             try:
                 result = minimize(objective, x0, tol=self.tol, callback=callback, **kwargs)
             except DaskFitError as error:

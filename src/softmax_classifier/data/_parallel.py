@@ -11,7 +11,7 @@ import os
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 
-from threadpoolctl import ThreadpoolController
+from softmax_classifier._blas import one_blas_thread
 
 __all__ = ["add_in_order", "available_cpus", "map_in_order"]
 
@@ -33,7 +33,7 @@ def map_in_order(block_fn, blocks, args, n_threads):
         Passed to every call after the block.
     n_threads : int
     """
-    with _blas_controller().limit(limits=1, user_api="blas"):
+    with one_blas_thread():
         if n_threads == 1:
             for block in blocks:
                 yield block_fn(*block, *args)
@@ -77,7 +77,6 @@ def available_cpus():
 
 
 _EXECUTORS = {}
-_CONTROLLER = []
 
 
 def _executor(n_threads):
@@ -85,10 +84,3 @@ def _executor(n_threads):
     if n_threads not in _EXECUTORS:
         _EXECUTORS[n_threads] = ThreadPoolExecutor(n_threads, thread_name_prefix="softmax-block")
     return _EXECUTORS[n_threads]
-
-
-def _blas_controller():
-    """A cached threadpoolctl controller: limiting BLAS threads then costs microseconds."""
-    if not _CONTROLLER:
-        _CONTROLLER.append(ThreadpoolController())
-    return _CONTROLLER[0]

@@ -30,9 +30,10 @@ definite even with :math:`\alpha = 0` (:math:`A \mathbf 1 = 0` always).
 from __future__ import annotations
 
 import numpy as np
-from threadpoolctl import ThreadpoolController
 
-__all__ = ["KroneckerPreconditioner", "one_blas_thread"]
+from softmax_classifier._blas import one_blas_thread
+
+__all__ = ["KroneckerPreconditioner"]
 
 # Smallest eigenvalue of M relative to its largest: bounds M's condition number
 # (and so what one CG step can amplify rounding noise by) when alpha is 0 or tiny.
@@ -122,19 +123,3 @@ class KroneckerPreconditioner:
         """
         n_params = self.n_classes * self.d_tilde
         return np.column_stack([self(e) for e in np.eye(n_params)])
-
-
-_CONTROLLER = []
-
-
-def one_blas_thread():
-    """Context limiting BLAS to one thread: for products of a few million multiply-adds.
-
-    Waking a second BLAS thread costs more than it gives at this size, and a
-    busy neighbour on the other core made such calls up to 50x slower
-    (``PERFORMANCE_NOTES.md``). The controller is built once (milliseconds);
-    each limit then costs microseconds.
-    """
-    if not _CONTROLLER:
-        _CONTROLLER.append(ThreadpoolController())
-    return _CONTROLLER[0].limit(limits=1, user_api="blas")
