@@ -80,13 +80,28 @@ CASES = [
     for intercept in (False, True)
 ]
 
+# The sparse kernels take a block by rows (CSR) or by columns (CSC, for wide X
+# with many classes: _fused.by_columns); both are checked on every sparse case.
+FORM_CASES = [
+    (dtype, sparse, weighted, intercept, form)
+    for dtype, sparse, weighted, intercept in CASES
+    for form in (("rows", "columns") if sparse else ("dense",))
+]
+
+
+def _use_form(monkeypatch, form):
+    monkeypatch.setattr(_fused, "by_columns", lambda X, n_classes: form == "columns")
+
 
 @needs_kernels
-@pytest.mark.parametrize(("dtype", "sparse", "weighted", "intercept"), CASES)
+@pytest.mark.parametrize(("dtype", "sparse", "weighted", "intercept", "form"), FORM_CASES)
 @pytest.mark.parametrize(
     ("n", "d", "c"), [(1, 1, 2), (7, 3, 1), (50, 9, 3), (301, 37, 9), (23, 701, 5), (9, 40, 30)]
 )
-def test_loss_and_gradient_equal_the_numpy_formulas(n, d, c, dtype, sparse, weighted, intercept):
+def test_loss_and_gradient_equal_the_numpy_formulas(
+    n, d, c, dtype, sparse, weighted, intercept, form, monkeypatch
+):
+    _use_form(monkeypatch, form)
     rng = np.random.default_rng(n * 1000 + d * 10 + c)
     X, y, w, coef, b = _problem(rng, n, d, c, dtype, sparse=sparse, weighted=weighted,
                                 intercept=intercept)  # fmt: skip
@@ -105,9 +120,12 @@ def test_loss_and_gradient_equal_the_numpy_formulas(n, d, c, dtype, sparse, weig
 
 
 @needs_kernels
-@pytest.mark.parametrize(("dtype", "sparse", "weighted", "intercept"), CASES)
+@pytest.mark.parametrize(("dtype", "sparse", "weighted", "intercept", "form"), FORM_CASES)
 @pytest.mark.parametrize(("n", "d", "c"), [(1, 1, 2), (50, 9, 3), (301, 37, 9), (23, 701, 5)])
-def test_hessian_product_equals_the_numpy_formula(n, d, c, dtype, sparse, weighted, intercept):
+def test_hessian_product_equals_the_numpy_formula(
+    n, d, c, dtype, sparse, weighted, intercept, form, monkeypatch
+):
+    _use_form(monkeypatch, form)
     rng = np.random.default_rng(n + d + c)
     X, _, w, coef, b = _problem(rng, n, d, c, dtype, sparse=sparse, weighted=weighted,
                                 intercept=intercept)  # fmt: skip
@@ -117,8 +135,7 @@ def test_hessian_product_equals_the_numpy_formula(n, d, c, dtype, sparse, weight
     proba = sm.softmax(sm.raw_prediction(X, cast(coef), cast(b)))
     change = sm.raw_prediction(X, cast(direction), cast(direction_b))
     expected = sm._hessian_product_sum(X, proba, w, change, intercept)
-    stacked = _fused.stacked_layout(_fused.coef_layout(coef, dtype, sparse), direction, sparse)
-    fused = _fused.hessian_product_sum(stacked, b, direction_b, X, w)
+    fused = _fused.hessian_product_sum(coef, direction, b, direction_b, X, w)
     _close(fused[0], expected[0], dtype)
     if intercept:
         _close(fused[1], expected[1], dtype)
@@ -217,6 +234,32 @@ def test_bad_csr_structure_raises():
     for arrays in (bad_column, decreasing, short):
         with pytest.raises(ValueError):
             _kernels.csr_loss_grad(*arrays, 3, y, None, WT, None, np.zeros((3, 2)), None)
+        with pytest.raises(ValueError):
+            _kernels.csr_hessp(*arrays, 3, None, WT, WT, None, None, np.zeros((3, 2)), None)
+
+
+@needs_kernels
+def test_bad_csc_structure_raises():
+    """By columns: indptr has n_features + 1 entries and indices are row numbers."""
+    from softmax_classifier import _kernels
+
+    data = np.ones(2)
+    y, WT, GT = np.zeros(3, dtype=np.int64), np.zeros((2, 2)), np.zeros((2, 2))
+    bad_row = (data, np.array([0, 7], np.int32), np.array([0, 1, 2], np.int32))
+    decreasing = (data, np.array([0, 1], np.int32), np.array([0, 2, 1], np.int32))
+    short = (data, np.array([0, 1], np.int32), np.array([0, 1, 5], np.int32))
+    for arrays in (bad_row, decreasing, short):
+        with pytest.raises(ValueError):
+            _kernels.csc_loss_grad(*arrays, 3, y, None, WT, None, GT, None)
+        with pytest.raises(ValueError):
+            _kernels.csc_hessp(*arrays, 3, None, WT, WT, None, None, GT, None)
+    good = (data, np.array([0, 2], np.int32), np.array([0, 1, 2], np.int32))
+    with pytest.raises(ValueError, match="class index"):
+        _kernels.csc_loss_grad(*good, 3, np.array([0, 5, 1]), None, WT, None, GT, None)
+    with pytest.raises(ValueError, match="VT must"):
+        _kernels.csc_hessp(*good, 3, None, WT, np.zeros((3, 2)), None, None, GT, None)
+    with pytest.raises(ValueError, match="both given"):
+        _kernels.csc_hessp(*good, 3, None, WT, WT, np.zeros(2), None, GT, None)
 
 
 @needs_kernels

@@ -77,7 +77,9 @@ def test_full_hessian_matches_finite_differences_of_the_gradient(sparse, weighte
     x = 0.5 * rng.standard_normal(objective.n_params)
     coef, intercept = objective.unpack(x)
     hessian = curvature.full_hessian(objective.data, coef, intercept, objective.alpha)
-    order = curvature.to_flat_layout(objective.n_classes, objective.n_features, fit_intercept)
+    order = curvature.to_flat_layout(
+        objective.n_classes, objective.n_features, fit_intercept, objective.layout
+    )
     flat = hessian[np.ix_(order, order)]
     eps = 1e-5
     columns = []
@@ -155,19 +157,24 @@ def test_statistics_of_float32_data_agree_with_float64():
 
 @pytest.mark.parametrize("fit_intercept", [True, False])
 @pytest.mark.parametrize("alpha", [0.3, 0.0])
-def test_kronecker_application_is_the_inverse_of_the_dense_matrix(fit_intercept, alpha):
-    X, y, weights = random_problem(False, True)
+@pytest.mark.parametrize("sparse", [False, True], ids=["class-major", "feature-major"])
+def test_kronecker_application_is_the_inverse_of_the_dense_matrix(fit_intercept, alpha, sparse):
+    X, y, weights = random_problem(sparse, True)
     objective = objective_on(X, y, weights, fit_intercept, alpha=alpha)
     x = 0.5 * np.random.default_rng(4).standard_normal(objective.n_params)
     coef, intercept = objective.unpack(x)
     S = curvature.feature_moment(objective.data, fit_intercept)
     A = curvature.class_curvature(objective.data, coef, intercept)
-    preconditioner = KroneckerPreconditioner(S, objective.n_classes, alpha, fit_intercept)
+    preconditioner = KroneckerPreconditioner(
+        S, objective.n_classes, alpha, fit_intercept, objective.layout
+    )
     preconditioner.update(A)
     inverse = preconditioner.dense()
     np.testing.assert_allclose(inverse, inverse.T, rtol=0, atol=1e-10 * np.abs(inverse).max())
     assert np.linalg.eigvalsh(inverse).min() > 0  # positive definite even with alpha = 0
-    order = curvature.to_flat_layout(objective.n_classes, objective.n_features, fit_intercept)
+    order = curvature.to_flat_layout(
+        objective.n_classes, objective.n_features, fit_intercept, objective.layout
+    )
     M = np.kron(A, S) + alpha * np.eye(A.shape[0] * S.shape[0])
     M = M[np.ix_(order, order)]
     if alpha > 0:

@@ -138,24 +138,27 @@ def full_hessian(data, coef, intercept, alpha):
     return hessian
 
 
-def to_flat_layout(n_classes, n_features, fit_intercept):
+def to_flat_layout(n_classes, n_features, fit_intercept, layout="class-major"):
     """Index array mapping the objective's flat parameters to the ``[W | b]`` layout.
 
     Parameters
     ----------
     n_classes, n_features : int
     fit_intercept : bool
+    layout : {"class-major", "feature-major"}, default="class-major"
+        The objective's ``layout``: ``coef`` row by row, or ``coef.T`` row by row.
 
     Returns
     -------
     ndarray of shape (n_params,), int
         ``order[m]`` is the ``[W | b]`` index (``i * d~ + j``) of flat parameter
-        ``m`` (``coef`` row by row, then the intercepts), so that
-        ``H_flat = H[np.ix_(order, order)]``.
+        ``m`` (the coefficients in ``layout``'s order, then the intercepts), so
+        that ``H_flat = H[np.ix_(order, order)]``.
     """
     d_tilde = n_features + int(bool(fit_intercept))
     grid = np.arange(n_classes * d_tilde).reshape(n_classes, d_tilde)
-    parts = [grid[:, :n_features].ravel()]
+    coef_part = grid[:, :n_features]
+    parts = [coef_part.T.ravel() if layout == "feature-major" else coef_part.ravel()]
     if fit_intercept:
         parts.append(grid[:, n_features])
     return np.concatenate(parts)

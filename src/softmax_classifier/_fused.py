@@ -10,6 +10,10 @@ logits, residuals and share of the gradient while it is still in cache, so
 in float64 (``benchmarks/bench_pass.py`` measures it against reading ``X``).
 For CSR blocks they touch, for each stored entry, one row of the transposed
 coefficients, which is what the sparse products of SciPy do less directly.
+When those rows are spread over more memory than the caches hold (wide X,
+many classes), every stored entry waits on memory; then the block is taken
+by columns instead (:func:`by_columns`), so that the coefficients are read
+once, in order, and the random accesses go to the block's logits.
 
 Every function here returns exactly what its counterpart in
 :mod:`softmax_classifier.math` returns (``tests/test_kernels.py`` checks them
@@ -46,6 +50,7 @@ except ImportError:  # pragma: no cover - only without a C compiler at install t
     _kernels = None
 
 __all__ = [
+    "by_columns",
     "coef_layout",
     "hessian_product_sum",
     "kernel_variant",
@@ -55,6 +60,12 @@ __all__ = [
 ]
 
 _ENV = "SOFTMAX_CLASSIFIER_KERNELS"
+
+# by_columns(): coefficients beyond this many bytes miss the caches when read
+# in random order, and a block is taken by columns when it has at most 1 /
+# _COLUMNS_ROW_RATIO rows per feature.
+_COLUMNS_MIN_COEF_BYTES = 8 * 2**20
+_COLUMNS_ROW_RATIO = 1
 
 
 def kernel_variant():
@@ -103,35 +114,56 @@ def coef_layout(coef, dtype, sparse):
     return np.ascontiguousarray(coef, dtype=dtype)
 
 
-def stacked_layout(point_layout, direction_coef, sparse):
-    """``vstack([coef, direction_coef])`` laid out as the kernels read it.
+def stacked_layout(point_layout, direction_coef):
+    """``vstack([coef, direction_coef])`` for the dense Hessian kernel, in ``point_layout``'s dtype.
+
+    One product ``X @ stacked.T`` then gives both the logits and their change
+    (a skinny product with 2c columns costs little more than with c). The
+    sparse kernels take the two apart and need no stack.
 
     Parameters
     ----------
     point_layout : ndarray of shape (n_classes, n_features)
-        ``coef_layout(coef, dtype, sparse)``: Newton-CG multiplies many
-        directions by the Hessian at one point, so the caller lays the point
-        out once and keeps it.
+        ``coef_layout(coef, dtype, sparse=False)``.
     direction_coef : ndarray of shape (n_classes, n_features)
-    sparse : bool
 
     Returns
     -------
-    ndarray of shape (2 * n_classes, n_features)
-        In ``point_layout``'s dtype, as :func:`coef_layout` of the stack
-        (built without the stack: for sparse X, the point's half is copied
-        from its transposed layout row by row).
+    ndarray of shape (2 * n_classes, n_features), C order
     """
     n_classes, n_features = point_layout.shape
-    if sparse:  # (n_features, 2c) in C order: per feature the point's c, then the direction's
-        both = np.empty((n_features, 2 * n_classes), dtype=point_layout.dtype)
-        both[:, :n_classes] = point_layout.T
-        both[:, n_classes:] = direction_coef.T
-        return both.T
     both = np.empty((2 * n_classes, n_features), dtype=point_layout.dtype)
     both[:n_classes] = point_layout
     both[n_classes:] = direction_coef
     return both
+
+
+def by_columns(X, n_classes):
+    """Whether the sparse kernels should take CSR block ``X`` by columns (CSC).
+
+    By rows, each stored entry reads ``n_classes`` coefficients of its
+    column, from anywhere in the ``n_features * n_classes`` of them; by
+    columns, it updates ``n_classes`` logits of its row, from anywhere in the
+    block's ``n_rows * n_classes``, and the coefficients are read in order.
+    Columns win when the coefficients are too many to stay in cache and the
+    block's logits are fewer than them (conversion included: measured in
+    ``benchmarks/bench_pass.py``).
+
+    Parameters
+    ----------
+    X : CSR matrix of shape (n_rows, n_features)
+    n_classes : int
+
+    Returns
+    -------
+    bool
+    """
+    n_rows, n_features = X.shape
+    itemsize = X.dtype.itemsize
+    return (
+        n_features * n_classes * itemsize > _COLUMNS_MIN_COEF_BYTES
+        and n_rows * _COLUMNS_ROW_RATIO < n_features
+    )
 
 
 def _as_layout(coef, X):
@@ -205,8 +237,11 @@ def _loss_gradient(coef, intercept, X, y, sample_weight, *, with_gradient):
     grad_intercept = np.zeros(n_classes) if with_gradient and intercept is not None else None
     if sp.issparse(X):
         grad_t = np.zeros((n_features, n_classes)) if with_gradient else None
-        loss = _kernels.csr_loss_grad(
-            X.data, X.indices, X.indptr, n_features, y, weights, coef.T, intercept, grad_t,
+        kernel, X, minor = _sparse_form(
+            X, n_classes, _kernels.csr_loss_grad, _kernels.csc_loss_grad
+        )
+        loss = kernel(
+            X.data, X.indices, X.indptr, minor, y, weights, coef.T, intercept, grad_t,
             grad_intercept,
         )  # fmt: skip
         grad_coef = None if grad_t is None else grad_t.T
@@ -216,7 +251,8 @@ def _loss_gradient(coef, intercept, X, y, sample_weight, *, with_gradient):
     return loss, grad_coef, grad_intercept, _weight_sum(sample_weight, X.shape[0])
 
 
-def hessian_product_sum(stacked_coef, intercept, direction_intercept, X, sample_weight):
+def hessian_product_sum(coef, direction_coef, intercept, direction_intercept, X, sample_weight,
+                        stacked=None):  # fmt: skip
     """Block sums of the Hessian-vector product by the compiled kernel, or None.
 
     The same sums as :func:`softmax_classifier.math._hessian_product_sum` at
@@ -225,12 +261,15 @@ def hessian_product_sum(stacked_coef, intercept, direction_intercept, X, sample_
 
     Parameters
     ----------
-    stacked_coef : ndarray of shape (2 * n_classes, n_features)
-        ``coef`` then ``direction_coef``, ideally from :func:`stacked_layout`.
+    coef, direction_coef : ndarray of shape (n_classes, n_features)
+        Ideally from :func:`coef_layout` (no copy then).
     intercept, direction_intercept : ndarray of shape (n_classes,) or None
         Both None when there is no intercept.
     X : ndarray or CSR matrix of shape (n_rows, n_features)
     sample_weight : ndarray of shape (n_rows,) or None
+    stacked : ndarray of shape (2 * n_classes, n_features), optional
+        :func:`stacked_layout` of the two, for dense ``X`` (made here if not
+        given); unused for sparse ``X``.
 
     Returns
     -------
@@ -240,22 +279,32 @@ def hessian_product_sum(stacked_coef, intercept, direction_intercept, X, sample_
     """
     if not _applies(X):
         return None
-    n_classes = stacked_coef.shape[0] // 2
-    n_features = stacked_coef.shape[1]
+    n_classes, n_features = coef.shape
     dtype = X.dtype
-    stacked_coef = _as_layout(stacked_coef, X)
-    both_intercepts = None
-    if intercept is not None:
-        both_intercepts = np.concatenate([intercept, direction_intercept]).astype(dtype)
     weights = _vector(sample_weight, dtype)
     hess_intercept = None if intercept is None else np.zeros(n_classes)
     if sp.issparse(X):
         hess_t = np.zeros((n_features, n_classes))
-        _kernels.csr_hessp(
-            X.data, X.indices, X.indptr, n_features, weights, stacked_coef.T, both_intercepts,
-            hess_t, hess_intercept,
+        kernel, X, minor = _sparse_form(X, n_classes, _kernels.csr_hessp, _kernels.csc_hessp)
+        kernel(
+            X.data, X.indices, X.indptr, minor, weights, _as_layout(coef, X).T,
+            _as_layout(direction_coef, X).T, _vector(intercept, dtype),
+            _vector(direction_intercept, dtype), hess_t, hess_intercept,
         )  # fmt: skip
         return hess_t.T, hess_intercept
+    if stacked is None:
+        stacked = stacked_layout(_as_layout(coef, X), direction_coef)
+    both_intercepts = None
+    if intercept is not None:
+        both_intercepts = np.concatenate([intercept, direction_intercept]).astype(dtype)
     hess_coef = np.zeros((n_classes, n_features))
-    _kernels.dense_hessp(X, weights, stacked_coef, both_intercepts, hess_coef, hess_intercept)
+    _kernels.dense_hessp(X, weights, _as_layout(stacked, X), both_intercepts, hess_coef,
+                         hess_intercept)  # fmt: skip
     return hess_coef, hess_intercept
+
+
+def _sparse_form(X, n_classes, by_rows_kernel, by_columns_kernel):
+    """``(kernel, X in its form, the kernel's 4th argument)`` for CSR block ``X``."""
+    if by_columns(X, n_classes):
+        return by_columns_kernel, X.tocsc(), X.shape[0]
+    return by_rows_kernel, X, X.shape[1]

@@ -325,26 +325,27 @@ static int take_csr(buffers *bufs, PyObject *odata, PyObject *oindices, PyObject
                                                                                             : -1;
 }
 
-PyDoc_STRVAR(csr_loss_grad_doc,
-             "csr_loss_grad(data, indices, indptr, n_features, y, w, WT, b, GT, gb) -> float\n\n"
-             "Block sums of the loss and (when GT is not None) its gradient on CSR rows.\n\n"
-             "WT (d, c) in data's dtype: coef transposed, C order; GT (d, c) float64 and\n"
-             "gb (c,) float64 or None, added to in place. Returns sum_k w_k CE_k.");
+/* The sparse kernels take X in CSR form (by rows: the 4th argument is
+ * n_features) or in CSC form (by columns: the 4th argument is n_rows); the
+ * CSC kernels are for wide X with many classes (see _kernels_body.h). */
 
-static PyObject *csr_loss_grad(PyObject *self, PyObject *args)
+/* csr_loss_grad (by_columns 0) and csc_loss_grad (by_columns 1). */
+static PyObject *sparse_loss_grad(PyObject *args, int by_columns)
 {
     PyObject *odata, *oindices, *oindptr, *oy, *ow, *oWT, *ob, *oGT, *ogb;
-    Py_ssize_t d;
-    if (!PyArg_ParseTuple(args, "OOOnOOOOOO", &odata, &oindices, &oindptr, &d, &oy, &ow, &oWT,
-                          &ob, &oGT, &ogb))
+    Py_ssize_t minor, major, n, d;
+    if (!PyArg_ParseTuple(args, "OOOnOOOOOO", &odata, &oindices, &oindptr, &minor, &oy, &ow,
+                          &oWT, &ob, &oGT, &ogb))
         return NULL;
     buffers bufs = {.n = 0};
-    Py_ssize_t sy[1], sw[1], sWT[2], sb[1], sGT[2], sgb[1], n;
+    Py_ssize_t sy[1], sw[1], sWT[2], sb[1], sGT[2], sgb[1];
     PyObject *result = NULL;
     enum kind real, index;
     void *data, *indices, *indptr;
-    if (take_csr(&bufs, odata, oindices, oindptr, &real, &index, &data, &indices, &indptr, &n))
+    if (take_csr(&bufs, odata, oindices, oindptr, &real, &index, &data, &indices, &indptr, &major))
         goto done;
+    n = by_columns ? minor : major;
+    d = by_columns ? major : minor;
     int64_t *y = take(&bufs, oy, "y", KIND_I64, 1, sy, 0, 0);
     if (y == NULL) goto done;
     void *w = take(&bufs, ow, "w", real, 1, sw, 0, 1);
@@ -358,92 +359,121 @@ static PyObject *csr_loss_grad(PyObject *self, PyObject *args)
     if (PyErr_Occurred()) goto done;
     double *gb = take(&bufs, ogb, "gb", KIND_F64, 1, sgb, 1, 1);
     if (PyErr_Occurred()) goto done;
-    if (!expect(sy[0] == n && (w == NULL || sw[0] == n), "y and w must have X's rows") ||
+    if (!expect(n >= 0 && sy[0] == n && (w == NULL || sw[0] == n), "y and w must have X's rows") ||
         !expect(sWT[0] == d && c >= 1, "WT must be (n_features, n_classes >= 1)") ||
         !expect(b == NULL || sb[0] == c, "b must have n_classes entries") ||
         !expect(GT == NULL || (sGT[0] == d && sGT[1] == c), "GT must have WT's shape") ||
         !expect(gb == NULL || (GT != NULL && sgb[0] == c), "gb must have n_classes entries"))
         goto done;
     size_t itemsize = real == KIND_F32 ? 4 : 8;
-    void *scratch = malloc((size_t)(2 * c + 1) * itemsize);
-    if (scratch == NULL) {
+    void *scratch = malloc((size_t)((by_columns ? n * c : 0) + 2 * c + 1) * itemsize);
+    double *sum = malloc((size_t)c * sizeof(double));
+    if (scratch == NULL || sum == NULL) {
+        free(scratch);
+        free(sum);
         PyErr_NoMemory();
         goto done;
     }
     double loss = 0;
     int status;
     Py_BEGIN_ALLOW_THREADS;
-#define ARGS (data, indices, indptr, n, d, y, w, WT, b, c, &loss, GT, gb, scratch)
-    if (real == KIND_F32)
-        status = index == KIND_I32 ? CALL(csr_loss_grad_f32_i32, ARGS) : CALL(csr_loss_grad_f32_i64, ARGS);
+#define ROWS (data, indices, indptr, n, d, y, w, WT, b, c, &loss, GT, gb, scratch)
+#define COLUMNS (data, indices, indptr, n, d, y, w, WT, b, c, &loss, GT, gb, scratch, sum)
+    if (by_columns && real == KIND_F32)
+        status = index == KIND_I32 ? CALL(csc_loss_grad_f32_i32, COLUMNS)
+                                   : CALL(csc_loss_grad_f32_i64, COLUMNS);
+    else if (by_columns)
+        status = index == KIND_I32 ? CALL(csc_loss_grad_f64_i32, COLUMNS)
+                                   : CALL(csc_loss_grad_f64_i64, COLUMNS);
+    else if (real == KIND_F32)
+        status = index == KIND_I32 ? CALL(csr_loss_grad_f32_i32, ROWS)
+                                   : CALL(csr_loss_grad_f32_i64, ROWS);
     else
-        status = index == KIND_I32 ? CALL(csr_loss_grad_f64_i32, ARGS) : CALL(csr_loss_grad_f64_i64, ARGS);
-#undef ARGS
+        status = index == KIND_I32 ? CALL(csr_loss_grad_f64_i32, ROWS)
+                                   : CALL(csr_loss_grad_f64_i64, ROWS);
+#undef ROWS
+#undef COLUMNS
     Py_END_ALLOW_THREADS;
     free(scratch);
-    if (expect(status == 0, "invalid CSR block: a class index or column index out of range, "
-                            "or indptr decreasing"))
+    free(sum);
+    if (expect(status == 0, "invalid sparse block: a class index or column/row index out of "
+                            "range, or indptr decreasing"))
         result = PyFloat_FromDouble(loss);
 done:
     release(&bufs);
     return result;
 }
 
-PyDoc_STRVAR(csr_hessp_doc,
-             "csr_hessp(data, indices, indptr, n_features, w, WVT, bv, GT, gb) -> None\n\n"
-             "Block sums of the Hessian-vector product on CSR rows.\n\n"
-             "WVT (d, 2c): per feature the point's c coefficients then the direction's;\n"
-             "bv (2c,) or None; GT (d, c) and gb (c,) or None, float64, added to in place.");
-
-static PyObject *csr_hessp(PyObject *self, PyObject *args)
+/* csr_hessp (by_columns 0) and csc_hessp (by_columns 1). */
+static PyObject *sparse_hessp(PyObject *args, int by_columns)
 {
-    PyObject *odata, *oindices, *oindptr, *ow, *oWVT, *obv, *oGT, *ogb;
-    Py_ssize_t d;
-    if (!PyArg_ParseTuple(args, "OOOnOOOOO", &odata, &oindices, &oindptr, &d, &ow, &oWVT, &obv,
-                          &oGT, &ogb))
+    PyObject *odata, *oindices, *oindptr, *ow, *oWT, *oVT, *ob, *obv, *oGT, *ogb;
+    Py_ssize_t minor, major, n, d;
+    if (!PyArg_ParseTuple(args, "OOOnOOOOOOO", &odata, &oindices, &oindptr, &minor, &ow, &oWT,
+                          &oVT, &ob, &obv, &oGT, &ogb))
         return NULL;
     buffers bufs = {.n = 0};
-    Py_ssize_t sw[1], sWVT[2], sbv[1], sGT[2], sgb[1], n;
+    Py_ssize_t sw[1], sWT[2], sVT[2], sb[1], sbv[1], sGT[2], sgb[1];
     PyObject *result = NULL;
     enum kind real, index;
     void *data, *indices, *indptr;
-    if (take_csr(&bufs, odata, oindices, oindptr, &real, &index, &data, &indices, &indptr, &n))
+    if (take_csr(&bufs, odata, oindices, oindptr, &real, &index, &data, &indices, &indptr, &major))
         goto done;
+    n = by_columns ? minor : major;
+    d = by_columns ? major : minor;
     void *w = take(&bufs, ow, "w", real, 1, sw, 0, 1);
     if (PyErr_Occurred()) goto done;
-    void *WVT = take(&bufs, oWVT, "WVT", real, 2, sWVT, 0, 0);
-    if (WVT == NULL) goto done;
-    Py_ssize_t c = sWVT[1] / 2;
+    void *WT = take(&bufs, oWT, "WT", real, 2, sWT, 0, 0);
+    if (WT == NULL) goto done;
+    void *VT = take(&bufs, oVT, "VT", real, 2, sVT, 0, 0);
+    if (VT == NULL) goto done;
+    Py_ssize_t c = sWT[1];
+    void *b = take(&bufs, ob, "b", real, 1, sb, 0, 1);
+    if (PyErr_Occurred()) goto done;
     void *bv = take(&bufs, obv, "bv", real, 1, sbv, 0, 1);
     if (PyErr_Occurred()) goto done;
     double *GT = take(&bufs, oGT, "GT", KIND_F64, 2, sGT, 1, 0);
     if (GT == NULL) goto done;
     double *gb = take(&bufs, ogb, "gb", KIND_F64, 1, sgb, 1, 1);
     if (PyErr_Occurred()) goto done;
-    if (!expect(w == NULL || sw[0] == n, "w must have X's rows") ||
-        !expect(sWVT[0] == d && c >= 1 && sWVT[1] == 2 * c,
-                "WVT must be (n_features, 2 n_classes)") ||
-        !expect(bv == NULL || sbv[0] == 2 * c, "bv must have 2 n_classes entries") ||
-        !expect(sGT[0] == d && sGT[1] == c, "GT must be (n_features, n_classes)") ||
+    if (!expect(n >= 0 && (w == NULL || sw[0] == n), "w must have X's rows") ||
+        !expect(sWT[0] == d && c >= 1, "WT must be (n_features, n_classes >= 1)") ||
+        !expect(sVT[0] == d && sVT[1] == c, "VT must have WT's shape") ||
+        !expect((b == NULL) == (bv == NULL), "b and bv must be both given or both None") ||
+        !expect(b == NULL || (sb[0] == c && sbv[0] == c), "b and bv must have n_classes entries") ||
+        !expect(sGT[0] == d && sGT[1] == c, "GT must have WT's shape") ||
         !expect(gb == NULL || sgb[0] == c, "gb must have n_classes entries"))
         goto done;
     size_t itemsize = real == KIND_F32 ? 4 : 8;
-    void *scratch = malloc((size_t)(3 * c + 1) * itemsize);
-    if (scratch == NULL) {
+    void *scratch = malloc((size_t)((by_columns ? 2 * n * c : 2 * c) + c + 1) * itemsize);
+    double *sum = malloc((size_t)c * sizeof(double));
+    if (scratch == NULL || sum == NULL) {
+        free(scratch);
+        free(sum);
         PyErr_NoMemory();
         goto done;
     }
     int status;
     Py_BEGIN_ALLOW_THREADS;
-#define ARGS (data, indices, indptr, n, d, w, WVT, bv, c, GT, gb, scratch)
-    if (real == KIND_F32)
-        status = index == KIND_I32 ? CALL(csr_hessp_f32_i32, ARGS) : CALL(csr_hessp_f32_i64, ARGS);
+#define ROWS (data, indices, indptr, n, d, w, WT, VT, b, bv, c, GT, gb, scratch)
+#define COLUMNS (data, indices, indptr, n, d, w, WT, VT, b, bv, c, GT, gb, scratch, sum)
+    if (by_columns && real == KIND_F32)
+        status = index == KIND_I32 ? CALL(csc_hessp_f32_i32, COLUMNS)
+                                   : CALL(csc_hessp_f32_i64, COLUMNS);
+    else if (by_columns)
+        status = index == KIND_I32 ? CALL(csc_hessp_f64_i32, COLUMNS)
+                                   : CALL(csc_hessp_f64_i64, COLUMNS);
+    else if (real == KIND_F32)
+        status = index == KIND_I32 ? CALL(csr_hessp_f32_i32, ROWS) : CALL(csr_hessp_f32_i64, ROWS);
     else
-        status = index == KIND_I32 ? CALL(csr_hessp_f64_i32, ARGS) : CALL(csr_hessp_f64_i64, ARGS);
-#undef ARGS
+        status = index == KIND_I32 ? CALL(csr_hessp_f64_i32, ROWS) : CALL(csr_hessp_f64_i64, ROWS);
+#undef ROWS
+#undef COLUMNS
     Py_END_ALLOW_THREADS;
     free(scratch);
-    if (expect(status == 0, "invalid CSR block: a column index out of range or indptr decreasing")) {
+    free(sum);
+    if (expect(status == 0, "invalid sparse block: a column/row index out of range or indptr "
+                            "decreasing")) {
         Py_INCREF(Py_None);
         result = Py_None;
     }
@@ -452,11 +482,54 @@ done:
     return result;
 }
 
+PyDoc_STRVAR(csr_loss_grad_doc,
+             "csr_loss_grad(data, indices, indptr, n_features, y, w, WT, b, GT, gb) -> float\n\n"
+             "Block sums of the loss and (when GT is not None) its gradient on CSR rows.\n\n"
+             "WT (d, c) in data's dtype: coef transposed, C order; GT (d, c) float64 and\n"
+             "gb (c,) float64 or None, added to in place. Returns sum_k w_k CE_k.");
+
+static PyObject *csr_loss_grad(PyObject *self, PyObject *args)
+{
+    return sparse_loss_grad(args, 0);
+}
+
+PyDoc_STRVAR(csc_loss_grad_doc,
+             "csc_loss_grad(data, indices, indptr, n_rows, y, w, WT, b, GT, gb) -> float\n\n"
+             "csr_loss_grad's sums with X by columns: data, indices (row numbers) and indptr\n"
+             "(n_features + 1) of X in CSC form.");
+
+static PyObject *csc_loss_grad(PyObject *self, PyObject *args)
+{
+    return sparse_loss_grad(args, 1);
+}
+
+PyDoc_STRVAR(csr_hessp_doc,
+             "csr_hessp(data, indices, indptr, n_features, w, WT, VT, b, bv, GT, gb) -> None\n\n"
+             "Block sums of the Hessian-vector product on CSR rows at the point WT (d, c) in\n"
+             "the direction VT (d, c), both in data's dtype, C order; b and bv (c,) or both\n"
+             "None; GT (d, c) and gb (c,) or None, float64, added to in place.");
+
+static PyObject *csr_hessp(PyObject *self, PyObject *args)
+{
+    return sparse_hessp(args, 0);
+}
+
+PyDoc_STRVAR(csc_hessp_doc,
+             "csc_hessp(data, indices, indptr, n_rows, w, WT, VT, b, bv, GT, gb) -> None\n\n"
+             "csr_hessp's sums with X by columns (CSC, as csc_loss_grad).");
+
+static PyObject *csc_hessp(PyObject *self, PyObject *args)
+{
+    return sparse_hessp(args, 1);
+}
+
 static PyMethodDef methods[] = {
     {"dense_loss_grad", dense_loss_grad, METH_VARARGS, dense_loss_grad_doc},
     {"dense_hessp", dense_hessp, METH_VARARGS, dense_hessp_doc},
     {"csr_loss_grad", csr_loss_grad, METH_VARARGS, csr_loss_grad_doc},
     {"csr_hessp", csr_hessp, METH_VARARGS, csr_hessp_doc},
+    {"csc_loss_grad", csc_loss_grad, METH_VARARGS, csc_loss_grad_doc},
+    {"csc_hessp", csc_hessp, METH_VARARGS, csc_hessp_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -378,20 +378,29 @@ INLINE void CSR(prefetch_row)(const INDEX *indices, INDEX p, INDEX end, Py_ssize
     for (Py_ssize_t offset = 0; offset < row_bytes; offset += 64) __builtin_prefetch(row + offset);
 }
 
-/* Logits of CSR row i: a (width) = bias (or 0) + sum over its stored entries
- * x_ij of x_ij times row j of WT (d, width). Returns -1 on a bad index. */
+/* Logits of CSR row i: a (c) = b (or 0) + sum over its stored entries x_ij
+ * of x_ij times row j of WT (d, c), and, when VT is not NULL, their change
+ * a[c:2c] = bv (or 0) + the same with VT (d, c). Returns -1 on a bad index. */
 INLINE int CSR(csr_row_logits)(const REAL *data, const INDEX *indices, const INDEX *indptr,
                                Py_ssize_t i, INDEX end, Py_ssize_t d, const REAL *WT,
-                               const REAL *bias, Py_ssize_t width, REAL *a)
+                               const REAL *VT, const REAL *b, const REAL *bv, Py_ssize_t c,
+                               REAL *a)
 {
     if (indptr[i] > indptr[i + 1]) return -1;
-    for (Py_ssize_t k = 0; k < width; k++) a[k] = bias == NULL ? 0 : bias[k];
+    for (Py_ssize_t k = 0; k < c; k++) a[k] = b == NULL ? 0 : b[k];
+    if (VT != NULL)
+        for (Py_ssize_t k = 0; k < c; k++) a[c + k] = bv == NULL ? 0 : bv[k];
     for (INDEX p = indptr[i]; p < indptr[i + 1]; p++) {
         INDEX j = indices[p];
         if (j < 0 || j >= d) return -1;
-        CSR(prefetch_row)(indices, p + CSR_PREFETCH_DISTANCE, end, d, WT, width * sizeof(REAL));
-        const REAL v = data[p], *wt = WT + (Py_ssize_t)j * width;
-        for (Py_ssize_t k = 0; k < width; k++) a[k] += v * wt[k];
+        CSR(prefetch_row)(indices, p + CSR_PREFETCH_DISTANCE, end, d, WT, c * sizeof(REAL));
+        const REAL v = data[p], *wt = WT + (Py_ssize_t)j * c;
+        for (Py_ssize_t k = 0; k < c; k++) a[k] += v * wt[k];
+        if (VT != NULL) {
+            CSR(prefetch_row)(indices, p + CSR_PREFETCH_DISTANCE, end, d, VT, c * sizeof(REAL));
+            const REAL *vt = VT + (Py_ssize_t)j * c;
+            for (Py_ssize_t k = 0; k < c; k++) a[c + k] += v * vt[k];
+        }
     }
     return 0;
 }
@@ -426,7 +435,8 @@ static int CSR(csr_loss_grad)(const REAL *data, const INDEX *indices, const INDE
     double total = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         if (y[i] < 0 || y[i] >= c) return -1;
-        if (CSR(csr_row_logits)(data, indices, indptr, i, end, d, WT, b, c, a)) return -1;
+        if (CSR(csr_row_logits)(data, indices, indptr, i, end, d, WT, NULL, b, NULL, c, a))
+            return -1;
         FN(shifted_exp)(a, 1, c, c, m, e);
         total += FN(rows_loss)(a, c, m, e, 1, c, y + i, w ? w + i : NULL, GT != NULL);
         if (GT != NULL) CSR(csr_row_backward)(data, indices, indptr, i, end, d, e, c, GT, gb);
@@ -435,22 +445,127 @@ static int CSR(csr_loss_grad)(const REAL *data, const INDEX *indices, const INDE
     return 0;
 }
 
-/* CSR Hessian-product sums. WVT (d, 2c) C order: for each feature the point's c
- * coefficients then the direction's; bv (2c) or NULL. GT (d, c), gb (c) or NULL
- * are added to; scratch holds 3c + 1. Returns -1 on a column index out of range
- * or a decreasing indptr, else 0. */
+/* CSR Hessian-product sums at the point WT (d, c) in the direction VT (d, c),
+ * both C order; b and bv (c) or NULL. GT (d, c), gb (c) or NULL are added to;
+ * scratch holds 3c + 1. Returns -1 on a column index out of range or a
+ * decreasing indptr, else 0. */
 static int CSR(csr_hessp)(const REAL *data, const INDEX *indices, const INDEX *indptr,
-                          Py_ssize_t n, Py_ssize_t d, const REAL *w, const REAL *WVT,
-                          const REAL *bv, Py_ssize_t c, double *GT, double *gb, REAL *scratch)
+                          Py_ssize_t n, Py_ssize_t d, const REAL *w, const REAL *WT,
+                          const REAL *VT, const REAL *b, const REAL *bv, Py_ssize_t c,
+                          double *GT, double *gb, REAL *scratch)
 {
     REAL *a = scratch, *e = a + 2 * c, *m = e + c;
     const INDEX end = indptr[n];
     for (Py_ssize_t i = 0; i < n; i++) {
-        if (CSR(csr_row_logits)(data, indices, indptr, i, end, d, WVT, bv, 2 * c, a)) return -1;
+        if (CSR(csr_row_logits)(data, indices, indptr, i, end, d, WT, VT, b, bv, c, a)) return -1;
         FN(shifted_exp)(a, 1, c, 2 * c, m, e);
         FN(rows_curvature)(e, a + c, 2 * c, 1, c, w ? w + i : NULL);
         CSR(csr_row_backward)(data, indices, indptr, i, end, d, e, c, GT, gb);
     }
+    return 0;
+}
+
+/* The same sums with X given by columns (CSC: indptr (d + 1), indices = row
+ * numbers), for wide X with many classes: there the rows of WT that a CSR row
+ * needs are scattered over more memory than the caches hold, and every stored
+ * entry waits on memory for c coefficients. Taken by columns, WT and GT are
+ * read and written once, in order, and the random accesses go to the block's
+ * logits A (n, width), which are smaller than WT when the block has fewer
+ * rows than X has columns.
+ *
+ * CSR(csc_forward): A[i, :c] += x_ij WT[j, :] (and A[i, c:2c] += x_ij VT[j, :]
+ * when VT is not NULL) for every stored entry; A has row stride lda. Returns
+ * -1 on a row index out of range or a decreasing indptr, else 0. */
+INLINE int CSR(csc_forward)(const REAL *data, const INDEX *indices, const INDEX *indptr,
+                            Py_ssize_t n, Py_ssize_t d, const REAL *WT, const REAL *VT,
+                            Py_ssize_t c, REAL *A, Py_ssize_t lda)
+{
+    const INDEX end = indptr[d];
+    for (Py_ssize_t j = 0; j < d; j++) {
+        if (indptr[j] > indptr[j + 1]) return -1;
+        const REAL *wt = WT + j * c, *vt = VT == NULL ? NULL : VT + j * c;
+        for (INDEX p = indptr[j]; p < indptr[j + 1]; p++) {
+            INDEX i = indices[p];
+            if (i < 0 || i >= n) return -1;
+            CSR(prefetch_row)(indices, p + CSR_PREFETCH_DISTANCE, end, n, A, lda * sizeof(REAL));
+            REAL v = data[p], *a = A + (Py_ssize_t)i * lda;
+            for (Py_ssize_t k = 0; k < c; k++) a[k] += v * wt[k];
+            if (vt != NULL)
+                for (Py_ssize_t k = 0; k < c; k++) a[c + k] += v * vt[k];
+        }
+    }
+    return 0;
+}
+
+/* GT (d, c) += X^T R and gb += column sums of R, R (n, c) with row stride lda,
+ * X by columns (checked by CSR(csc_forward) before). */
+INLINE void CSR(csc_backward)(const REAL *data, const INDEX *indices, const INDEX *indptr,
+                              Py_ssize_t n, Py_ssize_t d, const REAL *R, Py_ssize_t c,
+                              Py_ssize_t lda, double *sum, double *GT, double *gb)
+{
+    const INDEX end = indptr[d];
+    for (Py_ssize_t j = 0; j < d; j++) {
+        for (Py_ssize_t k = 0; k < c; k++) sum[k] = 0;
+        for (INDEX p = indptr[j]; p < indptr[j + 1]; p++) {
+            CSR(prefetch_row)(indices, p + CSR_PREFETCH_DISTANCE, end, n, R, lda * sizeof(REAL));
+            const REAL v = data[p], *r = R + (Py_ssize_t)indices[p] * lda;
+            for (Py_ssize_t k = 0; k < c; k++) sum[k] += (double)(v * r[k]);
+        }
+        double *gt = GT + j * c;
+        for (Py_ssize_t k = 0; k < c; k++) gt[k] += sum[k];
+    }
+    if (gb != NULL)
+        for (Py_ssize_t i = 0; i < n; i++)
+            for (Py_ssize_t k = 0; k < c; k++) gb[k] += (double)R[i * lda + k];
+}
+
+/* CSR(csr_loss_grad) on X by columns. scratch holds n c + 2 c + 1 REAL and
+ * c double (sum). */
+static int CSR(csc_loss_grad)(const REAL *data, const INDEX *indices, const INDEX *indptr,
+                              Py_ssize_t n, Py_ssize_t d, const int64_t *y, const REAL *w,
+                              const REAL *WT, const REAL *b, Py_ssize_t c, double *loss,
+                              double *GT, double *gb, REAL *scratch, double *sum)
+{
+    REAL *A = scratch, *e = A + n * c, *m = e + c;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (y[i] < 0 || y[i] >= c) return -1;
+        for (Py_ssize_t k = 0; k < c; k++) A[i * c + k] = b == NULL ? 0 : b[k];
+    }
+    if (CSR(csc_forward)(data, indices, indptr, n, d, WT, NULL, c, A, c)) return -1;
+    double total = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        REAL *a = A + i * c;
+        FN(shifted_exp)(a, 1, c, c, m, e);
+        total += FN(rows_loss)(a, c, m, e, 1, c, y + i, w ? w + i : NULL, GT != NULL);
+        if (GT != NULL) memcpy(a, e, (size_t)c * sizeof(REAL)); /* the residual, in place */
+    }
+    if (GT != NULL) CSR(csc_backward)(data, indices, indptr, n, d, A, c, c, sum, GT, gb);
+    *loss = total;
+    return 0;
+}
+
+/* CSR(csr_hessp) on X by columns, with the point's WT (d, c) and the
+ * direction's VT (d, c) apart; b and bv (c) or NULL. scratch holds
+ * 2 n c + c + 1 REAL and c double (sum). */
+static int CSR(csc_hessp)(const REAL *data, const INDEX *indices, const INDEX *indptr,
+                          Py_ssize_t n, Py_ssize_t d, const REAL *w, const REAL *WT,
+                          const REAL *VT, const REAL *b, const REAL *bv, Py_ssize_t c,
+                          double *GT, double *gb, REAL *scratch, double *sum)
+{
+    REAL *A = scratch, *e = A + 2 * n * c, *m = e + c;
+    for (Py_ssize_t i = 0; i < n; i++)
+        for (Py_ssize_t k = 0; k < c; k++) {
+            A[i * 2 * c + k] = b == NULL ? 0 : b[k];
+            A[i * 2 * c + c + k] = bv == NULL ? 0 : bv[k];
+        }
+    if (CSR(csc_forward)(data, indices, indptr, n, d, WT, VT, c, A, 2 * c)) return -1;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        REAL *a = A + i * 2 * c;
+        FN(shifted_exp)(a, 1, c, c, m, e);
+        FN(rows_curvature)(e, a + c, 2 * c, 1, c, w ? w + i : NULL);
+        memcpy(a, e, (size_t)c * sizeof(REAL));
+    }
+    CSR(csc_backward)(data, indices, indptr, n, d, A, c, 2 * c, sum, GT, gb);
     return 0;
 }
 #endif

@@ -795,7 +795,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
                 raise DaskFitError(f"{error} {writer.whereabouts()}") from error
         elapsed = time.perf_counter() - start
         coef, intercept = objective.unpack(result.params)
-        self.coef_ = coef.astype(X.dtype)
+        self.coef_ = np.ascontiguousarray(coef, dtype=X.dtype)
         if self.fit_intercept:
             self.intercept_ = (intercept - intercept.mean()).astype(X.dtype)
         else:
@@ -832,6 +832,10 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
             "params": _jsonable_params(params),
             "data_fingerprint": _data_fingerprint(objective),
         }
+        if objective.layout != "class-major":
+            # Saved vectors are in this layout; checkpoints written before it
+            # existed (class-major, the only one then) still resume.
+            description["parameter_layout"] = objective.layout
         state = None
         if self._resume:
             state, saved_seed = checkpoint.load(self.checkpoint_dir, description)

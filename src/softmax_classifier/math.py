@@ -408,8 +408,9 @@ def _mean_plus_penalty(sum_coef, sum_intercept, weight_sum, alpha, coef, dtype=N
 def _penalty(coef, alpha):
     if alpha == 0:
         return 0.0
-    coef = np.asarray(coef, dtype=np.float64)
-    return 0.5 * alpha * float(np.vdot(coef, coef))
+    # Flattened in memory order: no copy for a C- or Fortran-ordered coef.
+    flat = np.asarray(coef, dtype=np.float64).ravel(order="K")
+    return 0.5 * alpha * float(np.dot(flat, flat))
 
 
 def _weighted_total(values, sample_weight):

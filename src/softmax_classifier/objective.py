@@ -51,11 +51,20 @@ class SoftmaxObjective:
         The dtype products with ``X`` run in: it sets how precisely values
         are known (the solvers' line searches allow for it).
 
+    layout : {"class-major", "feature-major"}
+        How ``coef`` lies in the parameter vector (see Notes).
+
     Notes
     -----
     The parameter vector is float64 of length ``n_classes * n_features``
-    (``coef`` row by row) followed by ``n_classes`` intercepts when
-    ``fit_intercept``. Products with ``X`` run in ``X``'s dtype.
+    followed by ``n_classes`` intercepts when ``fit_intercept``. The
+    coefficients lie class by class (``coef`` row by row, ``"class-major"``)
+    for dense data and feature by feature (``coef.T`` row by row,
+    ``"feature-major"``) for sparse data, the order in which the kernels read
+    them: for a wide sparse model (millions of parameters) a transposed copy
+    per pass cost as much as the pass. Only :meth:`pack` and :meth:`unpack`
+    know the layout; solvers see a flat vector. Products with ``X`` run in
+    ``X``'s dtype.
     """
 
     def __init__(self, data, n_classes, *, alpha=0.0, fit_intercept=True):
@@ -71,6 +80,7 @@ class SoftmaxObjective:
         self.prefers_diagonal_preconditioning = bool(getattr(data, "is_sparse", False))
         self.dtype = np.dtype(getattr(data, "dtype", np.float64))
         self._sparse = bool(getattr(data, "is_sparse", False))
+        self.layout = "feature-major" if self._sparse else "class-major"
         self._lipschitz = None
         self._point_layout = None  # (params, _for_blocks(coef)) of the last Hessian point
 
@@ -85,10 +95,15 @@ class SoftmaxObjective:
         Returns
         -------
         coef : ndarray of shape (n_classes, n_features)
+            A view of ``params``: C order for the ``"class-major"`` layout,
+            Fortran order for ``"feature-major"``.
         intercept : ndarray of shape (n_classes,) or None
         """
         n_coef = self.n_classes * self.n_features
-        coef = params[:n_coef].reshape(self.n_classes, self.n_features)
+        if self.layout == "feature-major":
+            coef = params[:n_coef].reshape(self.n_features, self.n_classes).T
+        else:
+            coef = params[:n_coef].reshape(self.n_classes, self.n_features)
         intercept = params[n_coef:] if self.fit_intercept else None
         return coef, intercept
 
@@ -99,7 +114,7 @@ class SoftmaxObjective:
         -------
         ndarray of shape (n_params,), float64
         """
-        parts = [np.asarray(coef, dtype=np.float64).ravel()]
+        parts = [self._flat_coef(np.asarray(coef, dtype=np.float64))]
         if self.fit_intercept:
             parts.append(np.asarray(intercept, dtype=np.float64).ravel())
         return np.concatenate(parts)
@@ -157,11 +172,14 @@ class SoftmaxObjective:
         """
         coef, intercept = self.unpack(params)
         direction_coef, direction_intercept = self.unpack(vector)
-        # One product X @ [coef; direction]^T gives both the logits and their
-        # change: a skinny product with 2c columns costs little more than with c.
-        stacked = self._stacked_for_blocks(params, coef, direction_coef)
+        point = self._point_for_blocks(params, coef)
+        direction = self._for_blocks(direction_coef)
+        # Dense X: one product X @ [coef; direction]^T gives both the logits and
+        # their change (2c columns cost little more than c); the sparse kernels
+        # take the two apart.
+        stacked = None if self._sparse else _fused.stacked_layout(point, direction)
         hess_coef, hess_intercept = self.data.reduce(
-            _hessian_product_block, stacked, intercept, direction_intercept
+            _hessian_product_block, point, direction, stacked, intercept, direction_intercept
         )
         self.n_passes += 1
         return self._mean_plus_penalty(
@@ -262,18 +280,20 @@ class SoftmaxObjective:
         """
         return _fused.coef_layout(coef, self.dtype, self._sparse)
 
-    def _stacked_for_blocks(self, params, coef, direction_coef):
-        """``_for_blocks(vstack([coef, direction_coef]))``, reusing the point's half.
+    def _point_for_blocks(self, params, coef):
+        """``_for_blocks(coef)``, kept while ``params`` stays the same.
 
         Newton-CG multiplies many directions by the Hessian at one point; the
-        point's coefficients are laid out once and copied from that layout
-        afterwards, which for millions of sparse parameters saves a strided
-        transpose per product.
+        point's coefficients are laid out (and for float32 data, cast) once.
         """
         cached = self._point_layout
         if cached is None or not np.array_equal(cached[0], params):
             self._point_layout = cached = (params.copy(), self._for_blocks(coef))
-        return _fused.stacked_layout(cached[1], direction_coef, self._sparse)
+        return cached[1]
+
+    def _flat_coef(self, coef):
+        """``coef`` (n_classes, n_features) flattened in this layout (a view when it can be)."""
+        return coef.T.ravel() if self.layout == "feature-major" else coef.ravel()
 
     def _finish(self, coef, loss_sum, grad_coef, grad_intercept, weight_sum):
         value = loss_sum / weight_sum + sm._penalty(coef, self.alpha)
@@ -286,13 +306,14 @@ class SoftmaxObjective:
         the flat float64 vector: for a wide model (sparse text, millions of
         parameters) the layout changes and temporaries of that formula cost more
         than the data pass. ``sum_coef`` may be in either memory order (sparse
-        products give Fortran order); the division reorders it in one pass.
+        products give Fortran order, which is the feature-major layout: the
+        division then runs in order).
         """
         out = np.empty(self.n_params)
         out_coef, out_intercept = self.unpack(out)
         np.divide(sum_coef, weight_sum, out=out_coef)
         if self.alpha != 0:  # in place: out_coef += alpha * coef
-            penalty = np.ascontiguousarray(coef, dtype=np.float64).ravel()
+            penalty = self._flat_coef(np.asarray(coef, dtype=np.float64))
             updated = _axpy(penalty, out[: penalty.size], a=self.alpha)
             if not np.shares_memory(updated, out):  # pragma: no cover - BLAS made a copy
                 out[: penalty.size] = updated
@@ -329,16 +350,21 @@ def _squared_norm_block(X, y, sample_weight):
     return (float(norms.sum() if sample_weight is None else norms @ sample_weight),)
 
 
-def _hessian_product_block(X, y, sample_weight, stacked_coef, intercept, direction_intercept):
-    """Block sums of the Hessian product; ``stacked_coef`` is ``[coef; direction_coef]``."""
+def _hessian_product_block(
+    X, y, sample_weight, coef, direction_coef, stacked, intercept, direction_intercept
+):
+    """Block sums of the Hessian product; ``stacked`` is ``[coef; direction_coef]`` or None."""
     fused = _fused.hessian_product_sum(
-        stacked_coef, intercept, direction_intercept, X, sample_weight
+        coef, direction_coef, intercept, direction_intercept, X, sample_weight, stacked
     )
     if fused is not None:
         return fused
-    n_classes = stacked_coef.shape[0] // 2
-    both = sm.raw_prediction(X, stacked_coef)
-    logits, logit_change = both[:, :n_classes], both[:, n_classes:]
+    if stacked is not None:  # one product gives the logits and their change
+        n_classes = coef.shape[0]
+        both = sm.raw_prediction(X, stacked)
+        logits, logit_change = both[:, :n_classes], both[:, n_classes:]
+    else:
+        logits, logit_change = sm.raw_prediction(X, coef), sm.raw_prediction(X, direction_coef)
     if intercept is not None:
         logits += intercept.astype(logits.dtype, copy=False)
         logit_change += direction_intercept.astype(logits.dtype, copy=False)

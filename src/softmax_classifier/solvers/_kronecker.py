@@ -53,15 +53,18 @@ class KroneckerPreconditioner:
     fit_intercept : bool
         Whether the flat vectors end with ``n_classes`` intercepts (then
         ``d~ = n_features + 1``).
+    layout : {"class-major", "feature-major"}, default="class-major"
+        The objective's ``layout``: how ``coef`` lies in the flat vectors.
 
     Notes
     -----
     Call :meth:`update` with :math:`A` before applying; the flat layout is the
-    objective's (``coef`` row by row, then intercepts).
+    objective's (``coef`` in ``layout``'s order, then intercepts).
     """
 
-    def __init__(self, feature_moment, n_classes, alpha, fit_intercept):
+    def __init__(self, feature_moment, n_classes, alpha, fit_intercept, layout="class-major"):
         feature_moment = np.asarray(feature_moment, dtype=np.float64)
+        self.layout = layout
         self.n_classes = int(n_classes)
         self.alpha = float(alpha)
         self.fit_intercept = bool(fit_intercept)
@@ -100,7 +103,10 @@ class KroneckerPreconditioner:
         """
         c, d = self.n_classes, self.n_features
         matrix = np.empty((c, self.d_tilde))
-        matrix[:, :d] = vector[: c * d].reshape(c, d)
+        feature_major = self.layout == "feature-major"
+        matrix[:, :d] = (
+            vector[: c * d].reshape(d, c).T if feature_major else vector[: c * d].reshape(c, d)
+        )
         if self.fit_intercept:
             matrix[:, d] = vector[c * d :]
         qa, qs = self._class_vectors, self._feature_vectors
@@ -109,7 +115,7 @@ class KroneckerPreconditioner:
             rotated /= self._denominator
             matrix = (qa @ rotated) @ qs.T
         out = np.empty(vector.shape[0])
-        out[: c * d] = matrix[:, :d].ravel()
+        out[: c * d] = matrix[:, :d].T.ravel() if feature_major else matrix[:, :d].ravel()
         if self.fit_intercept:
             out[c * d :] = matrix[:, d]
         return out

@@ -169,7 +169,11 @@ def _kronecker_preconditioner(objective):
     moment = feature_moment(objective.data, objective.fit_intercept, row_step=_MOMENT_ROW_STEP)
     _count_pass(objective)
     return KroneckerPreconditioner(
-        moment, objective.n_classes, objective.alpha, objective.fit_intercept
+        moment,
+        objective.n_classes,
+        objective.alpha,
+        objective.fit_intercept,
+        getattr(objective, "layout", "class-major"),
     )
 
 
