@@ -135,6 +135,27 @@ def test_streaming_fit_resumes_exactly(tmp_path):
 # ---------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("solver", ["lbfgs", "newton-cg"])
+def test_sparse_fit_resumes_exactly(digits, tmp_path, solver):
+    """Sparse data keeps its coefficients feature by feature in the saved vectors."""
+    import scipy.sparse as sp
+
+    X, y = digits
+    X = sp.csr_matrix(X)
+    settings = params(solver, tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        SoftmaxClassifier(**settings).fit(X, y, callback=lambda info: info.iteration >= 4)
+        resumed = SoftmaxClassifier(**settings).fit(X, y, resume=True)
+        uninterrupted = SoftmaxClassifier(**params(solver)).fit(X, y)
+    assert resumed.n_iter_ == uninterrupted.n_iter_ > 4
+    np.testing.assert_array_equal(resumed.coef_, uninterrupted.coef_)
+    assert resumed.fit_report_.objective_history == uninterrupted.fit_report_.objective_history
+    # A dense fit of the same numbers is another fit: its vectors are laid out class by class.
+    with pytest.raises(CheckpointError, match="different fit"):
+        SoftmaxClassifier(**settings).fit(X.toarray(), y, resume=True)
+
+
 def test_unwritable_checkpoint_dir_is_an_error_before_fitting(digits, tmp_path):
     X, y = digits
     blocker = tmp_path / "a-file"
