@@ -4,9 +4,9 @@ The NumPy functions are the reference: every kernel must return the same block
 sums on dense and CSR blocks, weighted and unweighted, with and without an
 intercept, in float32 and float64, over shapes that cross every tile and
 vector boundary of the C code (classes 1..30 cover its 4-, 2- and 1-class
-paths and its narrow-X form with classes in vectors; 1..701 features its
-vector tails and L1-sized feature slices), and through the objective with one
-and several threads.
+paths and its narrow-X form with 1 to 8 vectors of classes for 7 to 1 rows at
+a time; 1..701 features its vector tails and L1-sized feature slices), and
+through the objective with one and several threads.
 
 Tolerances. float64: both sides sum the same products in different orders, so
 they differ by a few units of roundoff times the number of terms (< 1e-13
@@ -96,7 +96,17 @@ def _use_form(monkeypatch, form):
 @needs_kernels
 @pytest.mark.parametrize(("dtype", "sparse", "weighted", "intercept", "form"), FORM_CASES)
 @pytest.mark.parametrize(
-    ("n", "d", "c"), [(1, 1, 2), (7, 3, 1), (50, 9, 3), (301, 37, 9), (23, 701, 5), (9, 40, 30)]
+    ("n", "d", "c"),
+    [
+        (1, 1, 2),
+        (7, 3, 1),
+        (50, 9, 3),
+        (301, 37, 9),
+        (23, 701, 5),
+        (9, 40, 30),
+        (40, 12, 21),
+        (33, 6, 26),
+    ],
 )
 def test_loss_and_gradient_equal_the_numpy_formulas(
     n, d, c, dtype, sparse, weighted, intercept, form, monkeypatch

@@ -96,25 +96,45 @@ INLINE void FN(forward)(const REAL *X, Py_ssize_t rows, Py_ssize_t d, const REAL
 /* Narrow X (few features, many classes): logits with the classes in vectors,
  * a_r = b + sum_j x_rj WT[j, :], no horizontal sums. WT (d, cp) is the
  * coefficients transposed, zero-padded to cp = a multiple of VLEN classes;
- * this does classes k0 .. k0 + NV VLEN - 1 of every row. */
-INLINE void FN(narrow_rows)(const REAL *X, Py_ssize_t rows, Py_ssize_t d, const REAL *WT,
-                            Py_ssize_t cp, Py_ssize_t k0, int NV, const REAL *b, Py_ssize_t c,
-                            REAL *A)
+ * this does classes k0 .. k0 + NV VLEN - 1 of RB rows at once (RB NV
+ * independent accumulators, so the FMA latency is hidden; each vector of WT
+ * loaded serves RB rows). */
+INLINE void FN(narrow_rows)(const REAL *X, Py_ssize_t d, const REAL *WT, Py_ssize_t cp,
+                            Py_ssize_t k0, int RB, int NV, const REAL *b, Py_ssize_t c, REAL *A)
 {
     Py_ssize_t k1 = k0 + NV * VLEN < c ? k0 + NV * VLEN : c;
-    for (Py_ssize_t r = 0; r < rows; r++) {
-        FN(vec) acc[8];
-        for (int v = 0; v < NV; v++) acc[v] = FN(broadcast)(0);
-        const REAL *x = X + r * d;
-        for (Py_ssize_t j = 0; j < d; j++) {
-            FN(vec) xj = FN(broadcast)(x[j]);
-            const REAL *wt = WT + j * cp + k0;
-            for (int v = 0; v < NV; v++) acc[v] += xj * FN(load)(wt + v * VLEN);
+    FN(vec) acc[8][8];
+    for (int r = 0; r < RB; r++)
+        for (int v = 0; v < NV; v++) acc[r][v] = FN(broadcast)(0);
+    for (Py_ssize_t j = 0; j < d; j++) {
+        const REAL *wt = WT + j * cp + k0;
+        FN(vec) wv[8];
+        for (int v = 0; v < NV; v++) wv[v] = FN(load)(wt + v * VLEN);
+        for (int r = 0; r < RB; r++) {
+            FN(vec) xj = FN(broadcast)(X[r * d + j]);
+            for (int v = 0; v < NV; v++) acc[r][v] += xj * wv[v];
         }
+    }
+    for (int r = 0; r < RB; r++) {
         REAL out[8 * VLEN];
-        memcpy(out, acc, (size_t)NV * sizeof(FN(vec)));
+        memcpy(out, acc[r], (size_t)NV * sizeof(FN(vec)));
         for (Py_ssize_t k = k0; k < k1; k++) A[r * c + k] = out[k - k0] + (b == NULL ? 0 : b[k]);
     }
+}
+
+/* Rows per FN(narrow_rows) call for NV vectors of classes: RB NV accumulators,
+ * NV vectors of WT and RB broadcasts fit in the 16 vector registers. */
+#define NARROW_RB(NV) ((NV) == 1 ? 7 : (NV) == 2 ? 4 : (NV) == 3 ? 3 : (NV) <= 5 ? 2 : 1)
+
+/* FN(narrow_rows) over all `rows` rows for NV vectors of classes from k0. */
+INLINE void FN(narrow_block)(const REAL *X, Py_ssize_t rows, Py_ssize_t d, const REAL *WT,
+                             Py_ssize_t cp, Py_ssize_t k0, int NV, const REAL *b, Py_ssize_t c,
+                             REAL *A)
+{
+    const int RB = NARROW_RB(NV);
+    Py_ssize_t r = 0;
+    for (; r + RB <= rows; r += RB) FN(narrow_rows)(X + r * d, d, WT, cp, k0, RB, NV, b, c, A + r * c);
+    for (; r < rows; r++) FN(narrow_rows)(X + r * d, d, WT, cp, k0, 1, NV, b, c, A + r * c);
 }
 
 /* Logits of a tile of narrow X: A (rows, c) = X_tile @ W^T [+ b] by FN(narrow_rows). */
@@ -124,7 +144,7 @@ INLINE void FN(forward_narrow)(const REAL *X, Py_ssize_t rows, Py_ssize_t d, con
     for (Py_ssize_t k0 = 0; k0 < c; k0 += 8 * VLEN) {
         Py_ssize_t left = (c - k0 + VLEN - 1) / VLEN;
         switch (left >= 8 ? 8 : left) {
-#define NARROW(NV_) FN(narrow_rows)(X, rows, d, WT, cp, k0, NV_, b, c, A)
+#define NARROW(NV_) FN(narrow_block)(X, rows, d, WT, cp, k0, NV_, b, c, A)
         case 1: NARROW(1); break;
         case 2: NARROW(2); break;
         case 3: NARROW(3); break;
