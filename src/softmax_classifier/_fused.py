@@ -62,10 +62,13 @@ __all__ = [
 _ENV = "SOFTMAX_CLASSIFIER_KERNELS"
 
 # by_columns(): coefficients beyond this many bytes miss the caches when read
-# in random order, and a block is taken by columns when it has at most 1 /
-# _COLUMNS_ROW_RATIO rows per feature.
-_COLUMNS_MIN_COEF_BYTES = 8 * 2**20
-_COLUMNS_ROW_RATIO = 1
+# in random order, and a block is taken by columns when it has fewer rows
+# than X has features. Measured 2026-12-02 (AMD EPYC, L2 512 KiB, value and
+# gradient / Hessian product, rows -> columns): 0.8 MB of coefficients
+# 86-106 -> 100-108 ms / 127-140 -> 152 ms (rows win); 3.2 MB about even;
+# 8 MB (benchmarks' sparse 100000 x 50000) 332-388 -> 206-270 ms / 480-520 ->
+# 245-289 ms; sector's 46 MB 480-580 -> 428-516 ms / 845-954 -> 480-564 ms.
+_COLUMNS_MIN_COEF_BYTES = 4 * 2**20
 
 
 def kernel_variant():
@@ -146,8 +149,8 @@ def by_columns(X, n_classes):
     columns, it updates ``n_classes`` logits of its row, from anywhere in the
     block's ``n_rows * n_classes``, and the coefficients are read in order.
     Columns win when the coefficients are too many to stay in cache and the
-    block's logits are fewer than them (conversion included: measured in
-    ``benchmarks/bench_pass.py``).
+    block has fewer rows than ``X`` has columns, the conversion to CSC
+    included (the measurements are by ``_COLUMNS_MIN_COEF_BYTES``).
 
     Parameters
     ----------
@@ -160,10 +163,7 @@ def by_columns(X, n_classes):
     """
     n_rows, n_features = X.shape
     itemsize = X.dtype.itemsize
-    return (
-        n_features * n_classes * itemsize > _COLUMNS_MIN_COEF_BYTES
-        and n_rows * _COLUMNS_ROW_RATIO < n_features
-    )
+    return n_features * n_classes * itemsize > _COLUMNS_MIN_COEF_BYTES and n_rows < n_features
 
 
 def _as_layout(coef, X):
