@@ -204,12 +204,40 @@ def test_csr_with_int64_indices_and_unsorted_duplicates():
 
 
 @needs_kernels
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_columns_sliced_from_a_wider_array_are_taken_without_a_copy(dtype):
+    """Rows ``ldx > n_features`` apart (scikit-learn's load_digits().data is such a view)."""
+    rng = np.random.default_rng(8)
+    wide = rng.standard_normal((301, 45)).astype(dtype)
+    X = wide[:, 3:40]
+    assert not X.flags.c_contiguous and _fused._applies(X)
+    y, w = rng.integers(0, 6, 301), rng.random(301).astype(dtype)
+    coef, b = rng.standard_normal((6, 37)), rng.standard_normal(6)
+    direction, direction_b = rng.standard_normal((6, 37)), rng.standard_normal(6)
+    dense = np.ascontiguousarray(X)
+    for got, want in zip(
+        _fused.loss_gradient_sum(coef, b, X, y, w),
+        _fused.loss_gradient_sum(coef, b, dense, y, w),
+        strict=True,
+    ):
+        np.testing.assert_array_equal(got, want)  # the same arithmetic in the same order
+    for got, want in zip(
+        _fused.hessian_product_sum(coef, direction, b, direction_b, X, w),
+        _fused.hessian_product_sum(coef, direction, b, direction_b, dense, w),
+        strict=True,
+    ):
+        np.testing.assert_array_equal(got, want)
+
+
+@needs_kernels
 def test_blocks_the_kernels_do_not_take_use_the_reference():
     """Integer data, Fortran-ordered blocks and COO input give None: the caller uses NumPy."""
     rng = np.random.default_rng(0)
     X = rng.standard_normal((10, 4))
     y, coef = rng.integers(0, 3, 10), rng.standard_normal((3, 4))
     assert _fused.loss_gradient_sum(coef, None, np.asfortranarray(X), y, None) is None
+    assert _fused.loss_gradient_sum(coef, None, X[::-1], y, None) is None
+    assert _fused.loss_gradient_sum(coef, None, X[:, ::2], y, None) is None
     assert _fused.loss_gradient_sum(coef, None, X.astype(np.int64), y, None) is None
     assert _fused.loss_gradient_sum(coef, None, sp.coo_matrix(X), y, None) is None
 
@@ -288,7 +316,9 @@ def test_wrong_shapes_and_dtypes_raise():
     with pytest.raises(ValueError, match="G must"):
         _kernels.dense_loss_grad(X, y, None, np.zeros((2, 3)), None, np.zeros((3, 3)), None)
     with pytest.raises((ValueError, BufferError)):
-        _kernels.dense_loss_grad(X.T, y, None, np.zeros((2, 4)), None, G, None)
+        _kernels.dense_loss_grad(X.T, y[:3], None, np.zeros((2, 4)), None, G, None)
+    with pytest.raises(ValueError, match="each row must be contiguous"):
+        _kernels.dense_loss_grad(X[::-1], y, None, np.zeros((2, 3)), None, G, None)
 
 
 @needs_kernels

@@ -25,8 +25,8 @@ reference:
   compiler: the package still installs and works, more slowly), or the
   environment variable ``SOFTMAX_CLASSIFIER_KERNELS=numpy`` asks for the
   reference (benchmarks and tests compare the two that way);
-* ``X`` is not float32/float64, or dense but not C-contiguous, or sparse but
-  not CSR.
+* ``X`` is not float32/float64, or dense with rows that are not each
+  contiguous (Fortran order), or sparse but not CSR.
 
 Coefficient layouts
 -------------------
@@ -91,7 +91,21 @@ def _applies(X):
         return False
     if sp.issparse(X):
         return X.format == "csr" and X.indices.dtype == X.indptr.dtype
-    return isinstance(X, np.ndarray) and X.ndim == 2 and X.flags.c_contiguous
+    return isinstance(X, np.ndarray) and X.ndim == 2 and _rows_contiguous(X)
+
+
+def _rows_contiguous(X):
+    """Whether each row of 2-D ``X`` is contiguous, rows in increasing order.
+
+    True for C order and for columns sliced from a C-ordered array (such as
+    scikit-learn's ``load_digits().data``): the dense kernels take the row
+    stride and need no copy. False for Fortran order and reversed rows.
+    """
+    n_rows, n_features = X.shape
+    item, (row, column) = X.itemsize, X.strides
+    return (n_features <= 1 or column == item) and (
+        n_rows <= 1 or (row >= n_features * item and row % item == 0)
+    )
 
 
 def coef_layout(coef, dtype, sparse):

@@ -165,6 +165,40 @@ static void *take_either(buffers *bufs, PyObject *obj, const char *name, enum ki
     return take(bufs, obj, name, second, ndim, shape, 0, 0);
 }
 
+/* X of the dense kernels: a 2-D float32/float64 buffer whose rows are each
+ * contiguous and *ldx elements apart (a C-ordered array, or a slice of the
+ * columns of one: no copy is needed). Returns the data pointer, or NULL with
+ * an exception set. */
+static void *take_rows(buffers *bufs, PyObject *obj, Py_ssize_t *shape, enum kind *real,
+                       Py_ssize_t *ldx)
+{
+    Py_buffer *view = &bufs->views[bufs->n];
+    if (PyObject_GetBuffer(obj, view, PyBUF_STRIDES | PyBUF_FORMAT) < 0) return NULL;
+    bufs->n++;
+    *real = buffer_kind(view);
+    if (*real != KIND_F32 && *real != KIND_F64) {
+        PyErr_Format(PyExc_ValueError, "X: wrong dtype (format '%s')",
+                     view->format ? view->format : "B");
+        return NULL;
+    }
+    if (view->ndim != 2) {
+        PyErr_Format(PyExc_ValueError, "X: expected 2 dimensions, got %d", view->ndim);
+        return NULL;
+    }
+    Py_ssize_t item = view->itemsize, row = view->strides[0];
+    shape[0] = view->shape[0];
+    shape[1] = view->shape[1];
+    if ((shape[1] > 1 && view->strides[1] != item) ||
+        (shape[0] > 1 && (row < shape[1] * item || row % item != 0))) {
+        PyErr_SetString(PyExc_ValueError,
+                        "X: each row must be contiguous, rows in increasing order (C order, "
+                        "or columns sliced from a C-ordered array)");
+        return NULL;
+    }
+    *ldx = shape[0] > 1 ? row / item : shape[1];
+    return view->len == 0 ? (void *)bufs : view->buf;
+}
+
 static int expect(int ok, const char *message)
 {
     if (!ok) PyErr_SetString(PyExc_ValueError, message);
@@ -190,7 +224,8 @@ static PyObject *dense_loss_grad(PyObject *self, PyObject *args)
     Py_ssize_t sX[2], sy[1], sw[1], sW[2], sb[1], sG[2], sgb[1];
     PyObject *result = NULL;
     enum kind real;
-    void *X = take_either(&bufs, oX, "X", KIND_F32, KIND_F64, 2, sX, &real);
+    Py_ssize_t ldx;
+    void *X = take_rows(&bufs, oX, sX, &real, &ldx);
     if (X == NULL) goto done;
     Py_ssize_t n = sX[0], d = sX[1];
     int64_t *y = take(&bufs, oy, "y", KIND_I64, 1, sy, 0, 0);
@@ -224,11 +259,11 @@ static PyObject *dense_loss_grad(PyObject *self, PyObject *args)
     Py_BEGIN_ALLOW_THREADS;
     if (real == KIND_F32)
         status = CALL(dense_loss_grad_f32,
-                      (X, n, d, y, w, W, b, c, &loss, G, gb, tile, scratch,
+                      (X, ldx, n, d, y, w, W, b, c, &loss, G, gb, tile, scratch,
                        cp ? (float *)scratch + tile * (2 * c + 1) : NULL, cp));
     else
         status = CALL(dense_loss_grad_f64,
-                      (X, n, d, y, w, W, b, c, &loss, G, gb, tile, scratch,
+                      (X, ldx, n, d, y, w, W, b, c, &loss, G, gb, tile, scratch,
                        cp ? (double *)scratch + tile * (2 * c + 1) : NULL, cp));
     Py_END_ALLOW_THREADS;
     free(scratch);
@@ -254,7 +289,8 @@ static PyObject *dense_hessp(PyObject *self, PyObject *args)
     Py_ssize_t sX[2], sw[1], sWV[2], sbv[1], sG[2], sgb[1];
     PyObject *result = NULL;
     enum kind real;
-    void *X = take_either(&bufs, oX, "X", KIND_F32, KIND_F64, 2, sX, &real);
+    Py_ssize_t ldx;
+    void *X = take_rows(&bufs, oX, sX, &real, &ldx);
     if (X == NULL) goto done;
     Py_ssize_t n = sX[0], d = sX[1];
     void *w = take(&bufs, ow, "w", real, 1, sw, 0, 1);
@@ -283,10 +319,10 @@ static PyObject *dense_hessp(PyObject *self, PyObject *args)
     }
     Py_BEGIN_ALLOW_THREADS;
     if (real == KIND_F32)
-        CALL(dense_hessp_f32, (X, n, d, w, WV, bv, c, G, gb, tile, scratch,
+        CALL(dense_hessp_f32, (X, ldx, n, d, w, WV, bv, c, G, gb, tile, scratch,
                                cp ? (float *)scratch + tile * (3 * c + 1) : NULL, cp));
     else
-        CALL(dense_hessp_f64, (X, n, d, w, WV, bv, c, G, gb, tile, scratch,
+        CALL(dense_hessp_f64, (X, ldx, n, d, w, WV, bv, c, G, gb, tile, scratch,
                                cp ? (double *)scratch + tile * (3 * c + 1) : NULL, cp));
     Py_END_ALLOW_THREADS;
     free(scratch);

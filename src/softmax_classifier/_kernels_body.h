@@ -40,9 +40,9 @@ INLINE REAL FN(lane_sum)(FN(vec) v)
 
 /* Partial logits of RB rows (RB = 1, 2 or 3) for KB consecutive classes (KB =
  * 1, 2 or 4) over the features j0 .. j1 - 1: out[r * c + k] += x_r . w_k on
- * those features. X rows and W rows are d long. */
-INLINE void FN(dot_tile)(const REAL *x, Py_ssize_t d, Py_ssize_t j0, Py_ssize_t j1, const REAL *w,
-                         int RB, int KB, REAL *out, Py_ssize_t c)
+ * those features. Rows of x are ldx apart, rows of w d apart. */
+INLINE void FN(dot_tile)(const REAL *x, Py_ssize_t ldx, Py_ssize_t d, Py_ssize_t j0, Py_ssize_t j1,
+                         const REAL *w, int RB, int KB, REAL *out, Py_ssize_t c)
 {
     FN(vec) acc[3][4];
     for (int r = 0; r < RB; r++)
@@ -50,7 +50,7 @@ INLINE void FN(dot_tile)(const REAL *x, Py_ssize_t d, Py_ssize_t j0, Py_ssize_t 
     Py_ssize_t j = j0;
     for (; j + VLEN <= j1; j += VLEN) {
         FN(vec) u[3];
-        for (int r = 0; r < RB; r++) u[r] = FN(load)(x + r * d + j);
+        for (int r = 0; r < RB; r++) u[r] = FN(load)(x + r * ldx + j);
         for (int k = 0; k < KB; k++) {
             FN(vec) wk = FN(load)(w + k * d + j);
             for (int r = 0; r < RB; r++) acc[r][k] += u[r] * wk;
@@ -59,26 +59,26 @@ INLINE void FN(dot_tile)(const REAL *x, Py_ssize_t d, Py_ssize_t j0, Py_ssize_t 
     for (int r = 0; r < RB; r++)
         for (int k = 0; k < KB; k++) {
             REAL s = FN(lane_sum)(acc[r][k]);
-            for (Py_ssize_t t = j; t < j1; t++) s += x[r * d + t] * w[k * d + t];
+            for (Py_ssize_t t = j; t < j1; t++) s += x[r * ldx + t] * w[k * d + t];
             out[r * c + k] += s;
         }
 }
 
 /* Partial logits of RB rows for all classes over features j0 .. j1 - 1. */
-INLINE void FN(dot_rows)(const REAL *x, Py_ssize_t d, Py_ssize_t j0, Py_ssize_t j1, const REAL *W,
-                         Py_ssize_t c, int RB, REAL *out)
+INLINE void FN(dot_rows)(const REAL *x, Py_ssize_t ldx, Py_ssize_t d, Py_ssize_t j0,
+                         Py_ssize_t j1, const REAL *W, Py_ssize_t c, int RB, REAL *out)
 {
     Py_ssize_t k = 0;
-    for (; k + 4 <= c; k += 4) FN(dot_tile)(x, d, j0, j1, W + k * d, RB, 4, out + k, c);
-    for (; k + 2 <= c; k += 2) FN(dot_tile)(x, d, j0, j1, W + k * d, RB, 2, out + k, c);
-    for (; k < c; k++) FN(dot_tile)(x, d, j0, j1, W + k * d, RB, 1, out + k, c);
+    for (; k + 4 <= c; k += 4) FN(dot_tile)(x, ldx, d, j0, j1, W + k * d, RB, 4, out + k, c);
+    for (; k + 2 <= c; k += 2) FN(dot_tile)(x, ldx, d, j0, j1, W + k * d, RB, 2, out + k, c);
+    for (; k < c; k++) FN(dot_tile)(x, ldx, d, j0, j1, W + k * d, RB, 1, out + k, c);
 }
 
-/* Logits of a tile: A (rows, c) = X_tile (rows, d) @ W (c, d)^T [+ b].
+/* Logits of a tile: A (rows, c) = X_tile (rows, d; rows ldx apart) @ W (c, d)^T [+ b].
  * The features are taken in slices whose part of W fits in a core's L1 cache
  * (16 KiB), so W is read from L1 for every group of three rows. */
-INLINE void FN(forward)(const REAL *X, Py_ssize_t rows, Py_ssize_t d, const REAL *W,
-                        const REAL *b, Py_ssize_t c, REAL *A)
+INLINE void FN(forward)(const REAL *X, Py_ssize_t ldx, Py_ssize_t rows, Py_ssize_t d,
+                        const REAL *W, const REAL *b, Py_ssize_t c, REAL *A)
 {
     for (Py_ssize_t r = 0; r < rows; r++)
         for (Py_ssize_t k = 0; k < c; k++) A[r * c + k] = b == NULL ? 0 : b[k];
@@ -87,9 +87,11 @@ INLINE void FN(forward)(const REAL *X, Py_ssize_t rows, Py_ssize_t d, const REAL
     for (Py_ssize_t j0 = 0; j0 < d; j0 += slice) {
         Py_ssize_t j1 = d - j0 < slice ? d : j0 + slice;
         Py_ssize_t r = 0;
-        for (; r + 3 <= rows; r += 3) FN(dot_rows)(X + r * d, d, j0, j1, W, c, 3, A + r * c);
-        for (; r + 2 <= rows; r += 2) FN(dot_rows)(X + r * d, d, j0, j1, W, c, 2, A + r * c);
-        for (; r < rows; r++) FN(dot_rows)(X + r * d, d, j0, j1, W, c, 1, A + r * c);
+        for (; r + 3 <= rows; r += 3)
+            FN(dot_rows)(X + r * ldx, ldx, d, j0, j1, W, c, 3, A + r * c);
+        for (; r + 2 <= rows; r += 2)
+            FN(dot_rows)(X + r * ldx, ldx, d, j0, j1, W, c, 2, A + r * c);
+        for (; r < rows; r++) FN(dot_rows)(X + r * ldx, ldx, d, j0, j1, W, c, 1, A + r * c);
     }
 }
 
@@ -99,8 +101,9 @@ INLINE void FN(forward)(const REAL *X, Py_ssize_t rows, Py_ssize_t d, const REAL
  * this does classes k0 .. k0 + NV VLEN - 1 of RB rows at once (RB NV
  * independent accumulators, so the FMA latency is hidden; each vector of WT
  * loaded serves RB rows). */
-INLINE void FN(narrow_rows)(const REAL *X, Py_ssize_t d, const REAL *WT, Py_ssize_t cp,
-                            Py_ssize_t k0, int RB, int NV, const REAL *b, Py_ssize_t c, REAL *A)
+INLINE void FN(narrow_rows)(const REAL *X, Py_ssize_t ldx, Py_ssize_t d, const REAL *WT,
+                            Py_ssize_t cp, Py_ssize_t k0, int RB, int NV, const REAL *b,
+                            Py_ssize_t c, REAL *A)
 {
     Py_ssize_t k1 = k0 + NV * VLEN < c ? k0 + NV * VLEN : c;
     FN(vec) acc[8][8];
@@ -111,7 +114,7 @@ INLINE void FN(narrow_rows)(const REAL *X, Py_ssize_t d, const REAL *WT, Py_ssiz
         FN(vec) wv[8];
         for (int v = 0; v < NV; v++) wv[v] = FN(load)(wt + v * VLEN);
         for (int r = 0; r < RB; r++) {
-            FN(vec) xj = FN(broadcast)(X[r * d + j]);
+            FN(vec) xj = FN(broadcast)(X[r * ldx + j]);
             for (int v = 0; v < NV; v++) acc[r][v] += xj * wv[v];
         }
     }
@@ -127,24 +130,25 @@ INLINE void FN(narrow_rows)(const REAL *X, Py_ssize_t d, const REAL *WT, Py_ssiz
 #define NARROW_RB(NV) ((NV) == 1 ? 7 : (NV) == 2 ? 4 : (NV) == 3 ? 3 : (NV) <= 5 ? 2 : 1)
 
 /* FN(narrow_rows) over all `rows` rows for NV vectors of classes from k0. */
-INLINE void FN(narrow_block)(const REAL *X, Py_ssize_t rows, Py_ssize_t d, const REAL *WT,
-                             Py_ssize_t cp, Py_ssize_t k0, int NV, const REAL *b, Py_ssize_t c,
-                             REAL *A)
+INLINE void FN(narrow_block)(const REAL *X, Py_ssize_t ldx, Py_ssize_t rows, Py_ssize_t d,
+                             const REAL *WT, Py_ssize_t cp, Py_ssize_t k0, int NV, const REAL *b,
+                             Py_ssize_t c, REAL *A)
 {
     const int RB = NARROW_RB(NV);
     Py_ssize_t r = 0;
-    for (; r + RB <= rows; r += RB) FN(narrow_rows)(X + r * d, d, WT, cp, k0, RB, NV, b, c, A + r * c);
-    for (; r < rows; r++) FN(narrow_rows)(X + r * d, d, WT, cp, k0, 1, NV, b, c, A + r * c);
+    for (; r + RB <= rows; r += RB)
+        FN(narrow_rows)(X + r * ldx, ldx, d, WT, cp, k0, RB, NV, b, c, A + r * c);
+    for (; r < rows; r++) FN(narrow_rows)(X + r * ldx, ldx, d, WT, cp, k0, 1, NV, b, c, A + r * c);
 }
 
 /* Logits of a tile of narrow X: A (rows, c) = X_tile @ W^T [+ b] by FN(narrow_rows). */
-INLINE void FN(forward_narrow)(const REAL *X, Py_ssize_t rows, Py_ssize_t d, const REAL *WT,
-                               Py_ssize_t cp, const REAL *b, Py_ssize_t c, REAL *A)
+INLINE void FN(forward_narrow)(const REAL *X, Py_ssize_t ldx, Py_ssize_t rows, Py_ssize_t d,
+                               const REAL *WT, Py_ssize_t cp, const REAL *b, Py_ssize_t c, REAL *A)
 {
     for (Py_ssize_t k0 = 0; k0 < c; k0 += 8 * VLEN) {
         Py_ssize_t left = (c - k0 + VLEN - 1) / VLEN;
         switch (left >= 8 ? 8 : left) {
-#define NARROW(NV_) FN(narrow_block)(X, rows, d, WT, cp, k0, NV_, b, c, A)
+#define NARROW(NV_) FN(narrow_block)(X, ldx, rows, d, WT, cp, k0, NV_, b, c, A)
         case 1: NARROW(1); break;
         case 2: NARROW(2); break;
         case 3: NARROW(3); break;
@@ -167,21 +171,22 @@ INLINE void FN(transpose_padded)(const REAL *W, Py_ssize_t c, Py_ssize_t d, Py_s
 }
 
 /* G[k, j:j+width] += sum_r R[r, k] X[r, j:j+width] for KB classes from k0, in
- * 2 vectors (width 2 VLEN) or 1 (width VLEN). R has row stride c. When `next`
+ * 2 vectors (width 2 VLEN) or 1 (width VLEN). R has row stride c, X (and the
+ * next tile) ldx, G d. When `next`
  * is not NULL, the same columns of the next tile's rows (next_rows of them)
  * are prefetched meanwhile: the next forward pass then finds them in cache
  * instead of waiting for memory. */
-INLINE void FN(outer_tile)(const REAL *X, Py_ssize_t rows, Py_ssize_t d, Py_ssize_t j,
-                           const REAL *R, Py_ssize_t c, Py_ssize_t k0, int KB, int NV, double *G,
-                           const REAL *next, Py_ssize_t next_rows)
+INLINE void FN(outer_tile)(const REAL *X, Py_ssize_t ldx, Py_ssize_t rows, Py_ssize_t d,
+                           Py_ssize_t j, const REAL *R, Py_ssize_t c, Py_ssize_t k0, int KB, int NV,
+                           double *G, const REAL *next, Py_ssize_t next_rows)
 {
     FN(vec) acc[4][2];
     for (int k = 0; k < KB; k++)
         for (int v = 0; v < NV; v++) acc[k][v] = FN(broadcast)(0);
     for (Py_ssize_t r = 0; r < rows; r++) {
         FN(vec) u[2];
-        for (int v = 0; v < NV; v++) u[v] = FN(load)(X + r * d + j + v * VLEN);
-        if (next != NULL && r < next_rows) __builtin_prefetch(next + r * d + j, 0, 2);
+        for (int v = 0; v < NV; v++) u[v] = FN(load)(X + r * ldx + j + v * VLEN);
+        if (next != NULL && r < next_rows) __builtin_prefetch(next + r * ldx + j, 0, 2);
         for (int k = 0; k < KB; k++) {
             FN(vec) rk = FN(broadcast)(R[r * c + k0 + k]);
             for (int v = 0; v < NV; v++) acc[k][v] += rk * u[v];
@@ -197,8 +202,8 @@ INLINE void FN(outer_tile)(const REAL *X, Py_ssize_t rows, Py_ssize_t d, Py_ssiz
 /* The chain rule through W x + b for a tile: G (c, d) += R^T X_tile, gb += column
  * sums of R. The first group of classes prefetches the next tile (next_rows
  * rows from `next`; none when NULL), one cache line per row and step. */
-INLINE void FN(backward)(const REAL *X, Py_ssize_t rows, Py_ssize_t d, const REAL *R,
-                         Py_ssize_t c, double *G, double *gb, const REAL *next,
+INLINE void FN(backward)(const REAL *X, Py_ssize_t ldx, Py_ssize_t rows, Py_ssize_t d,
+                         const REAL *R, Py_ssize_t c, double *G, double *gb, const REAL *next,
                          Py_ssize_t next_rows)
 {
     Py_ssize_t k = 0;
@@ -206,7 +211,7 @@ INLINE void FN(backward)(const REAL *X, Py_ssize_t rows, Py_ssize_t d, const REA
         int KB = c - k >= 4 ? 4 : (c - k >= 2 ? 2 : 1);
         const REAL *ahead = k == 0 ? next : NULL;
         Py_ssize_t j = 0;
-#define OUTER(KB_, NV_) FN(outer_tile)(X, rows, d, j, R, c, k, KB_, NV_, G, ahead, next_rows)
+#define OUTER(KB_, NV_) FN(outer_tile)(X, ldx, rows, d, j, R, c, k, KB_, NV_, G, ahead, next_rows)
         if (KB == 4) {
             for (; j + 2 * VLEN <= d; j += 2 * VLEN) OUTER(4, 2);
             for (; j + VLEN <= d; j += VLEN) OUTER(4, 1);
@@ -221,7 +226,8 @@ INLINE void FN(backward)(const REAL *X, Py_ssize_t rows, Py_ssize_t d, const REA
         for (; j < d; j++)
             for (int kk = 0; kk < KB; kk++) {
                 double s = 0;
-                for (Py_ssize_t r = 0; r < rows; r++) s += (double)(R[r * c + k + kk] * X[r * d + j]);
+                for (Py_ssize_t r = 0; r < rows; r++)
+                    s += (double)(R[r * c + k + kk] * X[r * ldx + j]);
                 G[(k + kk) * d + j] += s;
             }
         k += KB;
@@ -328,11 +334,12 @@ INLINE void FN(rows_curvature)(REAL *E, const REAL *DA, Py_ssize_t lda, Py_ssize
 }
 
 /* Dense loss (and gradient when G is not NULL) sums over n rows.
- * X (n, d) C order; y (n); w (n) or NULL; W (c, d) C order; b (c) or NULL;
+ * X (n, d), rows ldx >= d apart (contiguous within a row); y (n); w (n) or NULL; W (c, d) C order; b (c) or NULL;
  * G (c, d) and gb (c) or NULL are added to; scratch holds tile * (2c + 1).
  * WT (d, cp), when not NULL, is workspace for the narrow-X logits (FN(forward_narrow)).
  * Returns -1 on a label out of range (nothing else can fail), else 0. */
-static int FN(dense_loss_grad)(const REAL *X, Py_ssize_t n, Py_ssize_t d, const int64_t *y,
+static int FN(dense_loss_grad)(const REAL *X, Py_ssize_t ldx, Py_ssize_t n, Py_ssize_t d,
+                               const int64_t *y,
                                const REAL *w, const REAL *W, const REAL *b, Py_ssize_t c,
                                double *loss, double *G, double *gb, Py_ssize_t tile, REAL *scratch,
                                REAL *WT, Py_ssize_t cp)
@@ -343,27 +350,29 @@ static int FN(dense_loss_grad)(const REAL *X, Py_ssize_t n, Py_ssize_t d, const 
     for (Py_ssize_t start = 0; start < n; start += tile) {
         Py_ssize_t rows = n - start < tile ? n - start : tile;
         Py_ssize_t next_rows = n - start - rows < tile ? n - start - rows : tile;
-        const REAL *Xt = X + start * d;
+        const REAL *Xt = X + start * ldx;
         const int64_t *yt = y + start;
         for (Py_ssize_t r = 0; r < rows; r++)
             if (yt[r] < 0 || yt[r] >= c) return -1;
         if (WT != NULL)
-            FN(forward_narrow)(Xt, rows, d, WT, cp, b, c, A);
+            FN(forward_narrow)(Xt, ldx, rows, d, WT, cp, b, c, A);
         else
-            FN(forward)(Xt, rows, d, W, b, c, A);
+            FN(forward)(Xt, ldx, rows, d, W, b, c, A);
         FN(shifted_exp)(A, rows, c, c, M, E);
         total += FN(rows_loss)(A, c, M, E, rows, c, yt, w ? w + start : NULL, G != NULL);
-        if (G != NULL) FN(backward)(Xt, rows, d, E, c, G, gb, Xt + rows * d, next_rows);
+        if (G != NULL) FN(backward)(Xt, ldx, rows, d, E, c, G, gb, Xt + rows * ldx, next_rows);
     }
     *loss = total;
     return 0;
 }
 
-/* Dense Hessian-product sums over n rows. WV (2c, d) C order holds the
+/* Dense Hessian-product sums over n rows of X (rows ldx apart, as in
+ * FN(dense_loss_grad)). WV (2c, d) C order holds the
  * point's coef in rows 0..c-1 and the direction's in rows c..2c-1; bv (2c) the
  * intercept and its direction, or NULL. G (c, d), gb (c) or NULL are added to;
  * scratch holds tile * (3c + 1); WT (d, cp) as in FN(dense_loss_grad), for 2c classes. */
-static void FN(dense_hessp)(const REAL *X, Py_ssize_t n, Py_ssize_t d, const REAL *w,
+static void FN(dense_hessp)(const REAL *X, Py_ssize_t ldx, Py_ssize_t n, Py_ssize_t d,
+                            const REAL *w,
                             const REAL *WV, const REAL *bv, Py_ssize_t c, double *G, double *gb,
                             Py_ssize_t tile, REAL *scratch, REAL *WT, Py_ssize_t cp)
 {
@@ -372,14 +381,14 @@ static void FN(dense_hessp)(const REAL *X, Py_ssize_t n, Py_ssize_t d, const REA
     for (Py_ssize_t start = 0; start < n; start += tile) {
         Py_ssize_t rows = n - start < tile ? n - start : tile;
         Py_ssize_t next_rows = n - start - rows < tile ? n - start - rows : tile;
-        const REAL *Xt = X + start * d;
+        const REAL *Xt = X + start * ldx;
         if (WT != NULL)
-            FN(forward_narrow)(Xt, rows, d, WT, cp, bv, 2 * c, A);
+            FN(forward_narrow)(Xt, ldx, rows, d, WT, cp, bv, 2 * c, A);
         else
-            FN(forward)(Xt, rows, d, WV, bv, 2 * c, A);
+            FN(forward)(Xt, ldx, rows, d, WV, bv, 2 * c, A);
         FN(shifted_exp)(A, rows, c, 2 * c, M, E);
         FN(rows_curvature)(E, A + c, 2 * c, rows, c, w ? w + start : NULL);
-        FN(backward)(Xt, rows, d, E, c, G, gb, Xt + rows * d, next_rows);
+        FN(backward)(Xt, ldx, rows, d, E, c, G, gb, Xt + rows * ldx, next_rows);
     }
 }
 
