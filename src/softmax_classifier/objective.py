@@ -62,8 +62,9 @@ class SoftmaxObjective:
     for dense data and feature by feature (``coef.T`` row by row,
     ``"feature-major"``) for sparse data, the order in which the kernels read
     them: for a wide sparse model (millions of parameters) a transposed copy
-    per pass cost as much as the pass. Only :meth:`pack` and :meth:`unpack`
-    know the layout; solvers see a flat vector. Products with ``X`` run in
+    per pass cost as much as the pass. :meth:`pack` and :meth:`unpack` define
+    the layout (``_curvature.to_flat_layout`` maps it to the ``[W | b]`` order
+    of the curvature code); solvers see a flat vector. Products with ``X`` run in
     ``X``'s dtype.
     """
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 import numpy as np
 
 from softmax_classifier._blas import one_blas_thread
+from softmax_classifier._curvature import to_flat_layout
 
 __all__ = ["KroneckerPreconditioner"]
 
@@ -64,12 +65,12 @@ class KroneckerPreconditioner:
 
     def __init__(self, feature_moment, n_classes, alpha, fit_intercept, layout="class-major"):
         feature_moment = np.asarray(feature_moment, dtype=np.float64)
-        self.layout = layout
         self.n_classes = int(n_classes)
         self.alpha = float(alpha)
         self.fit_intercept = bool(fit_intercept)
         self.d_tilde = feature_moment.shape[0]
         self.n_features = self.d_tilde - int(self.fit_intercept)
+        self._order = to_flat_layout(self.n_classes, self.n_features, self.fit_intercept, layout)
         with one_blas_thread():
             values, self._feature_vectors = np.linalg.eigh(feature_moment)
         self._feature_values = np.maximum(values, 0.0)
@@ -101,24 +102,16 @@ class KroneckerPreconditioner:
         -------
         ndarray of shape (n_params,), float64
         """
-        c, d = self.n_classes, self.n_features
-        matrix = np.empty((c, self.d_tilde))
-        feature_major = self.layout == "feature-major"
-        matrix[:, :d] = (
-            vector[: c * d].reshape(d, c).T if feature_major else vector[: c * d].reshape(c, d)
-        )
-        if self.fit_intercept:
-            matrix[:, d] = vector[c * d :]
+        # The flat vector's entries in [W | b] order: one permutation for either layout.
+        matrix = np.zeros(self.n_classes * self.d_tilde)
+        matrix[self._order] = vector
+        matrix = matrix.reshape(self.n_classes, self.d_tilde)
         qa, qs = self._class_vectors, self._feature_vectors
         with one_blas_thread():
             rotated = qa.T @ (matrix @ qs)
             rotated /= self._denominator
             matrix = (qa @ rotated) @ qs.T
-        out = np.empty(vector.shape[0])
-        out[: c * d] = matrix[:, :d].T.ravel() if feature_major else matrix[:, :d].ravel()
-        if self.fit_intercept:
-            out[c * d :] = matrix[:, d]
-        return out
+        return matrix.ravel()[self._order]
 
     def dense(self):
         r"""The matrix :math:`M^{-1}` in the flat layout (for tests; ``n_params^2`` numbers).
