@@ -9,6 +9,7 @@ solver and stores the result. The mathematics is in
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import json
 import numbers
@@ -32,6 +33,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from softmax_classifier import checkpoint, model_file
 from softmax_classifier import math as sm
 from softmax_classifier._blas import one_blas_thread
+from softmax_classifier._parameters import SOLVER_NAMES
 from softmax_classifier._version import __version__
 from softmax_classifier.data import DaskData, DaskFitError, InMemoryData, StreamingData
 from softmax_classifier.objective import SoftmaxObjective
@@ -41,7 +43,6 @@ from softmax_classifier.solvers._result import CONVERGED, MAX_ITER, STOPPED
 __all__ = ["SOLVER_NAMES", "FitReport", "SoftmaxClassifier", "default_max_iter", "load"]
 
 #: The values ``solver`` accepts.
-SOLVER_NAMES = (*SOLVERS, "auto")
 
 # Below this many entries of X, BLAS threads cost more (wake-up per product)
 # than they give; see PERFORMANCE_NOTES.md.
@@ -783,7 +784,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         printer = _Printer() if self.verbose else None
         # The checkpoint is written before anyone else hears of the iteration, so
         # a callback that stops (or kills) the process leaves it on disk.
-        callback = _chain(writer, printer, callback)
+        callback = _chain(writer, printer, _resolved(callback, solver, kwargs))
         small = X.shape[0] * X.shape[1] < _SINGLE_THREAD_ENTRIES
         start = time.perf_counter()
         with one_blas_thread() if small else nullcontext():
@@ -973,6 +974,14 @@ def _data_fingerprint(objective):
     value, grad = objective.value_and_grad(point)
     numbers = [value, float(grad @ grad), *(float(grad[k::3].sum()) for k in range(3))]
     return [float(f"{v:.7g}") if np.isfinite(v) else None for v in numbers]
+
+
+def _resolved(callback, solver, kwargs):
+    """``callback`` hearing each iteration with the fit's solver and ``max_iter`` filled in."""
+    if callback is None:
+        return None
+    max_iter = int(kwargs.get("max_iter", default_max_iter(solver)))
+    return lambda info: callback(dataclasses.replace(info, solver=solver, max_iter=max_iter))
 
 
 def _chain(*callbacks):

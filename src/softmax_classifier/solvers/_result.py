@@ -49,6 +49,11 @@ class Iteration:
         dict of arrays and numbers; the solver's ``minimize(...,
         resume=state())`` continues from it exactly as the run would have
         (checkpoints are made of it). Built only when called.
+    solver : str or None
+        The solver's name (``"auto"`` resolved), filled in by the fit
+        pipeline for its callbacks; None from a bare ``minimize``.
+    max_iter : int or None
+        The iteration (epoch) budget of the fit, filled in like ``solver``.
     """
 
     iteration: int
@@ -56,6 +61,8 @@ class Iteration:
     grad_norm: float
     params: np.ndarray
     state: Callable | None = None
+    solver: str | None = None
+    max_iter: int | None = None
 
 
 @dataclass

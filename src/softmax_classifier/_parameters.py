@@ -1,0 +1,14 @@
+"""The estimator's parameter vocabulary, importable without NumPy or scikit-learn.
+
+The command line's parser offers these choices before anything heavy is
+imported (``softmax --help`` answers at once); the estimator validates against
+the same names. ``tests/test_architecture.py`` checks that the solver names
+here are exactly those of :data:`softmax_classifier.solvers.SOLVERS` plus
+``"auto"``.
+"""
+
+#: Values of ``SoftmaxClassifier(solver=...)``: each full-batch and mini-batch
+#: solver, and ``"auto"`` (chosen at fit time from the data's shape).
+SOLVER_NAMES = ("lbfgs", "newton-cg", "gd", "sgd", "adam", "auto")
+
+__all__ = ["SOLVER_NAMES"]
