@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 import scipy.sparse as sp
 
-from softmax_classifier.files import FORMATS, DataFileError, Dataset, detect_format, read_data
+from softmax_classifier.io import FORMATS, DataFileError, Dataset, detect_format, read_data
 
 
 def write(folder, name, text):

@@ -29,7 +29,7 @@ from sklearn.datasets import dump_svmlight_file
 
 from softmax_classifier import SoftmaxClassifier
 from softmax_classifier.data import StreamingData
-from softmax_classifier.files import DataFileError, read_data
+from softmax_classifier.io import DataFileError, read_data
 
 FEATURES = ["f0", "f1", "f2", "f3", "f4"]
 LABELS = np.array(["ant", "bee", "cow"])

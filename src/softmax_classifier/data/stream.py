@@ -14,21 +14,24 @@ block per evaluating thread plus the one being read.
 
 from __future__ import annotations
 
-import bz2
-import gzip
-import io
 import os
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.csv as pa_csv
-import pyarrow.dataset as pa_ds
-import pyarrow.parquet as pq
 import scipy.sparse as sp
 
-from softmax_classifier import files
 from softmax_classifier.data._parallel import add_in_order, available_cpus, map_in_order
 from softmax_classifier.data._transform import Transform, Transformable
+from softmax_classifier.io import csv_text, libsvm, parquet
+from softmax_classifier.io.columns import (
+    Rows,
+    column_labels,
+    feature_matrix,
+    name_list,
+    select_columns,
+)
+from softmax_classifier.io.errors import DataFileError, did_you_mean, reading
+from softmax_classifier.io.formats import check_not_directory, detect_format, is_compressed
+from softmax_classifier.io.text import read_ranges, sample_line_bytes, text_chunks
 
 __all__ = ["DEFAULT_BLOCK_BYTES", "StreamingData"]
 
@@ -40,10 +43,6 @@ _STREAMED_FORMATS = ("parquet", "csv", "libsvm")
 DEFAULT_BLOCK_BYTES = 32 * 2**20
 # Text blocks (CSV, LIBSVM) are byte ranges of whole lines, never smaller than this.
 _MIN_BLOCK_BYTES = 2**12
-# Bytes each Parquet column reader buffers (8 KiB x 1,000 columns = 8 MiB).
-_PARQUET_BUFFER_BYTES = 2**13
-# Text read to measure the mean line length of a CSV or LIBSVM file.
-_SAMPLE_BYTES = 2**20
 
 
 class StreamingData(Transformable):
@@ -66,7 +65,7 @@ class StreamingData(Transformable):
         A Parquet file, a directory of Parquet files (read in the order of
         their names), a CSV file (``.csv``, ``.csv.gz``, ``.csv.bz2``) or a
         LIBSVM/svmlight file (``.svm``, ``.libsvm``, ... also ``.gz``/``.bz2``;
-        see :func:`softmax_classifier.files.detect_format`).
+        see :func:`softmax_classifier.io.detect_format`).
     target : str or None, default=None
         Parquet/CSV: the label column (required); labels keep their type
         (strings, ints, ...). LIBSVM: must be None, the label leads each line
@@ -92,7 +91,7 @@ class StreamingData(Transformable):
     n_threads : int or None, default=None
         Threads evaluating blocks concurrently (``None``: every available CPU).
     format : {"parquet", "csv", "libsvm"} or None, default=None
-        By default from the name (see :func:`softmax_classifier.files.detect_format`).
+        By default from the name (see :func:`softmax_classifier.io.detect_format`).
     n_features : int or None, default=None
         The number of features expected (a model's, or the training file's for
         a test file). LIBSVM: the blocks are this wide, and a feature index
@@ -105,7 +104,7 @@ class StreamingData(Transformable):
     zero_based : {"auto", True, False}, default="auto"
         LIBSVM: whether feature indices start at 0; ``"auto"``: one-based
         unless the index 0 occurs in the file, decided by the first pass (as
-        :func:`softmax_classifier.files.read_data` does).
+        :func:`softmax_classifier.io.read_data` does).
     header : bool, default=True
         CSV: whether the first line names the columns; without one they are
         named ``"1"``, ``"2"``, ... (counted from 1, like ``cut -f``).
@@ -115,10 +114,10 @@ class StreamingData(Transformable):
     Attributes
     ----------
     n_samples, n_features : int
-    feature_names : list of str or softmax_classifier.files.IndexNames
+    feature_names : list of str or softmax_classifier.io.IndexNames
         The feature columns; for LIBSVM files, their indices as written
         (``"1"``, ... or, zero-based, ``"0"``, ...), as for
-        :func:`softmax_classifier.files.read_data`.
+        :func:`softmax_classifier.io.read_data`.
     zero_based : bool or str
         LIBSVM: whether the file's indices start at 0 (decided by the first
         pass when ``"auto"`` was asked).
@@ -139,11 +138,11 @@ class StreamingData(Transformable):
 
     Raises
     ------
-    softmax_classifier.files.DataFileError
+    softmax_classifier.io.DataFileError
         For a file that cannot be used: unreadable, missing or non-numeric
         columns, no rows, missing/NaN/infinite values, negative weights,
         a LIBSVM feature index 0 in a file said to be one-based, an index
-        above ``n_features`` or :data:`softmax_classifier.files.MAX_LIBSVM_FEATURES`,
+        above ``n_features`` or :data:`softmax_classifier.io.MAX_LIBSVM_FEATURES`,
         a target or weight column asked of a LIBSVM file.
 
     Notes
@@ -204,9 +203,9 @@ class StreamingData(Transformable):
         drop=(),
     ):
         self.path = os.fspath(path)
-        self.format = files.detect_format(self.path) if format is None else str(format).lower()
+        self.format = detect_format(self.path) if format is None else str(format).lower()
         if self.format not in _STREAMED_FORMATS:
-            raise files.DataFileError(
+            raise DataFileError(
                 f"streaming reads Parquet, CSV and LIBSVM files; {self.path} is {self.format}"
             )
         self.target = target
@@ -225,24 +224,20 @@ class StreamingData(Transformable):
             n_features = int(n_features)
             if n_features < 1:
                 raise ValueError(f"n_features must be at least 1; got {n_features}.")
-        self.zero_based = files._check_zero_based(zero_based)
+        self.zero_based = libsvm.check_zero_based(zero_based)
         self.header = bool(header)
-        drop = files._name_list(drop, "drop")
+        drop = name_list(drop, "drop")
         self.n_threads = available_cpus() if n_threads is None else max(1, int(n_threads))
         self.is_sparse = self.format == "libsvm"
-        self._compressed = self.path.lower().endswith((".gz", ".bz2"))
+        self._compressed = is_compressed(self.path)
         self._transform = Transform()
         if drop and self.is_sparse:
-            raise files.DataFileError(
+            raise DataFileError(
                 f"drop=... (--drop) selects columns of CSV and Parquet files; {self.path} is libsvm"
             )
-        if self.format != "parquet" and os.path.isdir(self.path):
-            raise files.DataFileError(
-                f"cannot read {self.path}: it is a directory, and only Parquet data can be "
-                "a directory"
-            )
+        check_not_directory(self.path, self.format)
         if self.is_sparse:
-            self._open_libsvm(features)
+            libsvm.refuse_columns(self.path, self.target, self.weight_column)
             self._scan_libsvm(n_features, features)
         else:
             self._open(features, n_features, drop)
@@ -257,24 +252,22 @@ class StreamingData(Transformable):
     # -- opening and the first pass --------------------------------------------------
     def _open(self, features, n_features, drop):
         if self.format == "csv":
-            schema, hint = self._open_csv()
-            excluded = set()
+            head = csv_text.open_csv(self.path, self.header)
+            self._csv_names, self._header_bytes = head.names, len(head.header_line)
+            self._line_bytes = head.line_bytes
+            schema, hint, excluded = head.schema, head.text_hint, set()
         else:
-            with files._reading(self.path):
-                self._dataset = pa_ds.dataset(self.path, format="parquet")
-            if not self._dataset.files:
-                raise files.DataFileError(f"no parquet files in directory {self.path}")
+            self._dataset = parquet.open_dataset(self.path)
             schema, hint = self._dataset.schema, None
-            metadata = schema.pandas_metadata or {}
-            excluded = {c for c in metadata.get("index_columns", []) if isinstance(c, str)}
+            excluded = parquet.index_columns(schema)
         if self.weight_column is not None:
             if self.weight_column not in schema.names:
-                raise files.DataFileError(
+                raise DataFileError(
                     f"weight column {self.weight_column!r} not found in {self.path}"
-                    f"{files._did_you_mean(self.weight_column, schema.names)}"
+                    f"{did_you_mean(self.weight_column, schema.names)}"
                 )
             excluded.add(self.weight_column)
-        columns, _ = files._select_columns(
+        columns, _ = select_columns(
             schema,
             self.path,
             self.target,
@@ -288,7 +281,7 @@ class StreamingData(Transformable):
         self.feature_names = [str(name) for name in columns]
         self.n_features = len(columns)
         if n_features is not None and self.n_features != n_features:
-            raise files.DataFileError(
+            raise DataFileError(
                 f"{self.path} has {self.n_features} feature columns but "
                 f"n_features={n_features} were expected"
             )
@@ -297,7 +290,11 @@ class StreamingData(Transformable):
         )
         self._rows = self._rows_per_block(self.n_features)
         if self.format == "csv":
-            self._csv_fix_types(schema)
+            self._csv_types = csv_text.block_types(schema, columns, self.target, self.weight_column)
+            text = self._rows * self._line_bytes
+            if self.block_rows is None:  # the budget bounds the text too (long unused columns)
+                text = min(text, self.block_bytes)
+            self._block_text = max(_MIN_BLOCK_BYTES, int(text))
 
     def _scan(self):
         """Count rows, find the classes and their weights, check every value."""
@@ -306,19 +303,19 @@ class StreamingData(Transformable):
             self._ranges = []  # (start, end) byte offsets of the ranges holding rows
         for table, rows in self._tables(record=True):
             self._arrays(table, rows)  # raises on a bad value
-            y = files._labels(table.column(self.target), self.target, rows, self.path)
+            y = column_labels(table.column(self.target), self.target, rows, self.path)
             weights = self._weights(table, rows)
             labels.append((y, weights, None))
             n_samples += table.num_rows
             # Keep only distinct labels with their weight totals, not all rows.
             labels = [_totals_by_label(labels)]
         if n_samples == 0:
-            raise files.DataFileError(f"no data rows in {self.path}")
+            raise DataFileError(f"no data rows in {self.path}")
         self.n_samples = n_samples
         self.classes, self.class_totals, self.class_counts = labels[0]
         self.total_weight = float(self.class_totals.sum())
         if not self.total_weight > 0:
-            raise files.DataFileError(f"the weights in {self.path} sum to zero")
+            raise DataFileError(f"the weights in {self.path} sum to zero")
 
     @property
     def shape(self):
@@ -357,7 +354,7 @@ class StreamingData(Transformable):
             yield from self._libsvm_blocks()
             return
         for table, rows in self._tables():
-            labels = files._labels(table.column(self.target), self.target, rows, self.path)
+            labels = column_labels(table.column(self.target), self.target, rows, self.path)
             yield self._arrays(table, rows), labels
 
     def reduce(self, block_fn, *args):
@@ -428,25 +425,18 @@ class StreamingData(Transformable):
         if self.format == "csv":
             yield from self._csv_tables(record=record)
             return
-        locate = files._Rows(self.path, self._parts() if os.path.isdir(self.path) else None)
+        locate = Rows(self.path, self._parts() if os.path.isdir(self.path) else None)
         start = 0
         for path in self._dataset.files:
-            with files._reading(path):
-                batches = _parquet_file(path).iter_batches(
-                    batch_size=self._rows, columns=self._columns, use_threads=False
-                )
-                for batch in batches:
-                    if batch.num_rows == 0:
-                        continue
-                    table = pa.Table.from_batches([batch])
-                    yield table, _Offset(locate, start)
-                    start += batch.num_rows
+            for table in parquet.iter_batches(path, self._rows, self._columns):
+                if table.num_rows == 0:
+                    continue
+                yield table, locate.shifted(start)
+                start += table.num_rows
 
     def _parts(self):
         if not hasattr(self, "_parts_cache"):
-            self._parts_cache = [
-                (path, pq.ParquetFile(path).metadata.num_rows) for path in self._dataset.files
-            ]
+            self._parts_cache = parquet.file_rows(self._dataset.files)
         return self._parts_cache
 
     def _shuffled_parts(self, rng):
@@ -466,212 +456,79 @@ class StreamingData(Transformable):
             for table, rows in self._csv_tables(order):
                 yield self._block(table, rows)
             return
-        groups = []
-        for path in self._dataset.files:
-            n_groups = pq.ParquetFile(path).metadata.num_row_groups
-            groups.extend((path, g) for g in range(n_groups))
+        groups = parquet.row_groups(self._dataset.files)
         for k in rng.permutation(len(groups)):
             path, group = groups[k]
-            with files._reading(path):
-                batches = _parquet_file(path).iter_batches(
-                    batch_size=self._rows,
-                    row_groups=[group],
-                    columns=self._columns,
-                    use_threads=False,
-                )
-                for batch in batches:
-                    table = pa.Table.from_batches([batch])
-                    yield self._block(table, _Offset(files._Rows(path), 0))
+            for table in parquet.iter_batches(path, self._rows, self._columns, [group]):
+                yield self._block(table, Rows(path))
 
     # -- CSV ----------------------------------------------------------------------------
-    def _open_csv(self):
-        """Column names and types of a CSV file, from its header and first block.
-
-        Returns the schema (types inferred from the first block, as pyarrow
-        infers them) and the text hint for non-numeric columns.
-        """
-        with files._reading(self.path), self._open_binary() as f:
-            self._header_line = f.readline() if self.header else b""
-            sample = f.read(_SAMPLE_BYTES)
-            if sample and not sample.endswith(b"\n"):
-                sample += f.readline()
-        lines = sample.count(b"\n") + (not sample.endswith(b"\n"))
-        self._line_bytes = len(sample) / max(lines, 1)
-        with files._reading(self.path):
-            if self.header:
-                header = pa_csv.read_csv(io.BytesIO(self._header_line + b"\n"))
-                self._csv_names = header.schema.names
-            else:
-                first = pa_csv.read_csv(
-                    io.BytesIO(sample),
-                    read_options=pa_csv.ReadOptions(autogenerate_column_names=True),
-                )
-                self._csv_names = files._csv_column_names(first.num_columns)
-            if sample.strip():
-                table = self._parse_csv(sample, column_types=None)
-            else:  # no data rows: reported by the first pass
-                table = pa.table({name: pa.nulls(0) for name in set(self._csv_names)})
-        return table.schema, (lambda columns: files._first_text(table, columns))
-
-    def _csv_fix_types(self, schema):
-        """The types every CSV block is parsed with: float64 features, the target's own.
-
-        Features and weights are read as float64 whatever the first block
-        looked like (a column of whole numbers may hold 1.5 further down); the
-        target keeps the type inferred from the first block (text if empty).
-        """
-        types = dict.fromkeys(self._columns[: self.n_features], pa.float64())
-        if self.weight_column is not None:
-            types[self.weight_column] = pa.float64()
-        target_type = schema.field(self.target).type
-        types[self.target] = pa.string() if pa.types.is_null(target_type) else target_type
-        self._csv_types = types
-        text = self._rows * self._line_bytes
-        if self.block_rows is None:  # the budget bounds the text too (long unused columns)
-            text = min(text, self.block_bytes)
-        self._block_text = max(_MIN_BLOCK_BYTES, int(text))
-
-    def _parse_csv(self, text, column_types):
-        """One block of CSV lines (bytes, no header) as a table of ``self._columns``."""
-        columns = getattr(self, "_columns", None)
-        return pa_csv.read_csv(
-            io.BytesIO(text),
-            read_options=pa_csv.ReadOptions(column_names=self._csv_names, use_threads=True),
-            convert_options=pa_csv.ConvertOptions(
-                include_columns=columns,
-                column_types=column_types,
-                strings_can_be_null=True,
-            ),
-        )
-
     def _csv_tables(self, order=None, record=False):
         """``(table, rows)`` per byte range of whole lines, in file order or in ``order``."""
-        locate = files._Rows(self.path)
+        locate = Rows(self.path)
+        names = self._csv_names
         if self._compressed or record:
             start_row = 0
-            for start, chunk in self._text_chunks(skip=len(self._header_line)):
-                with files._reading(self.path):
-                    table = self._parse_csv(chunk, self._csv_types)
+            for start, chunk in text_chunks(self.path, self._block_text, self._header_bytes):
+                with reading(self.path):
+                    table = csv_text.parse_block(chunk, names, self._columns, self._csv_types)
                 if table.num_rows == 0:  # blank lines only
                     continue
                 if record:
                     self._ranges.append((start, start + len(chunk), start_row))
-                yield table, _Offset(locate, start_row)
+                yield table, locate.shifted(start_row)
                 start_row += table.num_rows
             return
         order = range(len(self._ranges)) if order is None else order
-        with files._reading(self.path), open(self.path, "rb") as f:
-            for k in order:
-                start, end, start_row = self._ranges[k]
-                f.seek(start)
-                chunk = f.read(end - start)
-                table = self._parse_csv(chunk, self._csv_types)
-                del chunk  # the text is not needed once parsed
-                yield table, _Offset(locate, start_row)
-
-    def _text_chunks(self, skip=0):
-        """``(start, chunk)``: the file cut into whole lines of about ``_block_text`` bytes.
-
-        ``start`` is the chunk's byte offset in the (decompressed) file;
-        ``skip`` bytes (a header line) are left out first.
-        """
-        with files._reading(self.path), self._open_binary() as f:
-            f.read(skip)
-            start = skip
-            while chunk := f.read(self._block_text):
-                if not chunk.endswith(b"\n"):
-                    chunk += f.readline()
-                yield start, chunk
-                start += len(chunk)
-
-    def _open_binary(self):
-        """The file opened for reading bytes, decompressed on the fly (``.gz``, ``.bz2``)."""
-        if self.path.lower().endswith(".gz"):
-            return gzip.open(self.path, "rb")
-        if self.path.lower().endswith(".bz2"):
-            return bz2.open(self.path, "rb")
-        return open(self.path, "rb")
+        for k, chunk in read_ranges(self.path, self._ranges, order):
+            with reading(self.path):
+                table = csv_text.parse_block(chunk, names, self._columns, self._csv_types)
+            del chunk  # the text is not needed once parsed
+            yield table, locate.shifted(self._ranges[k][2])
 
     def _block(self, table, rows):
         X = self._arrays(table, rows)
-        y = files._labels(table.column(self.target), self.target, rows, self.path)
+        y = column_labels(table.column(self.target), self.target, rows, self.path)
         y = np.searchsorted(self.classes, y)
         return self._transform.apply(X, y, self._weights(table, rows))
 
     def _arrays(self, table, rows):
-        return files._feature_matrix(table, self._columns[: self.n_features], self.dtype, rows)
+        return feature_matrix(table, self._columns[: self.n_features], self.dtype, rows)
 
     def _weights(self, table, rows):
         if self.weight_column is None:
             return None
-        (weights,) = files._feature_matrix(table, [self.weight_column], np.float64, rows).T
+        (weights,) = feature_matrix(table, [self.weight_column], np.float64, rows).T
         negative = np.flatnonzero(weights < 0)
         if negative.size:
-            raise files.DataFileError(
+            raise DataFileError(
                 f"negative weight in column {self.weight_column!r} at {rows(int(negative[0]))}"
             )
         return weights
 
     # -- LIBSVM -------------------------------------------------------------------------
-    def _open_libsvm(self, features):
-        """Refuse what a LIBSVM file cannot give: a target or weight column."""
-        asked = [
-            (self.target, f"target={self.target!r}", "its label leads each line"),
-            (self.weight_column, f"weight_column={self.weight_column!r}", "it has no weights"),
-        ]
-        for value, argument, reason in asked:
-            if value is not None:
-                raise files.DataFileError(
-                    f"{argument} cannot select columns of the LIBSVM file {self.path}: "
-                    f"{reason} (pass {argument.split('=')[0]}=None)"
-                )
-
     def _scan_libsvm(self, n_features, features):
         """Split the file into byte ranges, count rows, find classes, width and index base.
 
         Every range is parsed with its indices as written; whether they start
         at 0 or 1 (``zero_based="auto"``: one-based unless a 0 occurs) is
         decided once the whole file has been seen, and later passes parse
-        with that decision.
+        with that decision (see :class:`softmax_classifier.io.libsvm.Scan`).
         """
-        self._line_bytes = self._libsvm_line_bytes()
+        self._line_bytes = sample_line_bytes(self.path)
         self._block_text = max(_MIN_BLOCK_BYTES, int(self._rows_for_text() * self._line_bytes))
-        self._ranges = []  # (start, end) byte offsets of the ranges holding rows
-        n_samples, labels, raw_width, integral, lowest = 0, [], 1, True, None
-        for start, chunk in self._text_chunks():
-            X, y = self._parse_libsvm(io.BytesIO(chunk), None, np.float64, zero_based=True)
-            if X.shape[0] == 0:  # only blank or comment lines
-                continue
-            if X.nnz:
-                low = int(X.indices.min())
-                lowest = low if lowest is None else min(lowest, low)
-                if self.zero_based is False:  # a 0 here is an error naming its row
-                    files._libsvm_base(False, low, X, self.path, first_row=n_samples)
-            # Indices as written: messages name them as they are (zero_based=True).
-            files._check_libsvm_rows(X, y, self.path, first_row=n_samples, zero_based=True)
-            files._as_dtype(X, self.dtype, self.path, first_row=n_samples, first_index=0)
-            raw_width = max(raw_width, X.shape[1])
-            integral = integral and files._integral_labels(y)
+        scan = libsvm.Scan(self.path, self._block_text, self.zero_based, self.dtype)
+        labels = []
+        for y in scan:
             labels = [_totals_by_label([*labels, (y, None, None)])]
-            self._ranges.append((start, start + len(chunk)))
-            n_samples += X.shape[0]
-        if n_samples == 0:
-            raise files.DataFileError(f"no data rows in {self.path}")
-        self.zero_based = files._libsvm_base(self.zero_based, lowest, None, self.path)
-        width = files._libsvm_width(raw_width, self.zero_based, n_features, self.path)
-        self._width = width
-        names = files._libsvm_names(width, self.zero_based)
-        self._select = None
-        if features is not None:
-            self._select = files._libsvm_selection(features, names, self.path)
-            if self._select is not None:
-                names = list(features)
+        self._ranges = scan.ranges  # (start, end) byte offsets of the ranges holding rows
+        self.zero_based, self._width, names, self._select = scan.columns(n_features, features)
         self.feature_names = names
-        self.n_samples = n_samples
+        self.n_samples = scan.n_samples
         self.n_features = len(names)
-        self._integral = integral
+        self._integral = scan.integral
         classes, self.class_totals, self.class_counts = labels[0]
-        self.classes = classes.astype(np.int64) if integral else classes
+        self.classes = classes.astype(np.int64) if self._integral else classes
         self.total_weight = float(self.class_totals.sum())
 
     def _rows_for_text(self):
@@ -685,13 +542,6 @@ class StreamingData(Transformable):
             return self.block_rows
         return max(1, int(self.block_bytes / max(self._line_bytes, 1)))
 
-    def _libsvm_line_bytes(self):
-        """The mean line length of the first MiB of the file."""
-        with files._reading(self.path), self._open_binary() as f:
-            head = f.read(_SAMPLE_BYTES)
-        lines = head.count(b"\n") + (not head.endswith(b"\n"))
-        return len(head) / max(lines, 1)
-
     def _libsvm_blocks(self, order=None):
         """``(X, labels)`` per byte range, in file order or in ``order`` (uncompressed files).
 
@@ -699,70 +549,17 @@ class StreamingData(Transformable):
         ``labels`` the labels as read (int64 or float64).
         """
         if self._compressed:
-            for _, chunk in self._text_chunks():
-                X, y = self._parse_libsvm(io.BytesIO(chunk), self._width, self.dtype)
-                if X.shape[0]:
-                    yield self._selected(X), self._libsvm_labels(y)
-            return
-        order = range(len(self._ranges)) if order is None else order
-        with files._reading(self.path), open(self.path, "rb") as f:
-            for k in order:
-                start, end = self._ranges[k]
-                # load_svmlight_file skips the rest of the line at ``offset`` (> 0) and
-                # reads the lines starting up to ``offset + length``: [start, end) here.
-                offset = start - 1 if start else 0
-                f.seek(0)  # it seeks only for an offset > 0
-                X, y = self._parse_libsvm(
-                    f, self._width, self.dtype, offset=offset, length=end - 1 - offset
-                )
-                yield self._selected(X), self._libsvm_labels(y)
-
-    def _selected(self, X):
-        return X if self._select is None else X[:, self._select]
-
-    def _parse_libsvm(self, stream, n_features, dtype, offset=0, length=-1, zero_based=None):
-        """CSR rows and float64 labels of ``stream`` (a file or bytes) from ``offset``.
-
-        ``zero_based``: as in the file (None: the base decided by the first pass).
-        """
-        from sklearn.datasets import load_svmlight_file
-
-        with files._reading_libsvm(self.path):
-            X, y = load_svmlight_file(
-                stream,
-                n_features=n_features,
-                dtype=dtype,
-                zero_based=self.zero_based if zero_based is None else zero_based,
-                offset=offset,
-                length=length,
+            parts = libsvm.read_chunks(
+                self.path, self._block_text, self._width, self.dtype, self.zero_based
             )
-        return sp.csr_matrix(X), y
-
-    def _libsvm_labels(self, y):
-        """Labels as :func:`softmax_classifier.files.read_data` gives them (int64 if whole)."""
-        return y.astype(np.int64) if self._integral else y
-
-
-def _parquet_file(path):
-    """A Parquet file opened to be read a few rows at a time in little memory.
-
-    ``pre_buffer=True`` (pyarrow's default) keeps every row group read so far;
-    without ``buffer_size`` each column's reader holds its whole column chunk
-    (for a 1,000-column file, 1,000 chunks). Each column still holds one
-    decoded page: a wide file written as one huge row group costs about that
-    row group in memory, whatever the block size (see docs/scaling.md).
-    """
-    return pq.ParquetFile(path, pre_buffer=False, buffer_size=_PARQUET_BUFFER_BYTES)
-
-
-class _Offset:
-    """A row locator for one batch: row ``i`` of the batch is row ``start + i`` of the data."""
-
-    def __init__(self, rows, start):
-        self.rows, self.start, self.path = rows, start, rows.path
-
-    def __call__(self, i):
-        return self.rows(self.start + i)
+        else:
+            order = range(len(self._ranges)) if order is None else order
+            parts = libsvm.read_ranges(
+                self.path, self._ranges, order, self._width, self.dtype, self.zero_based
+            )
+        for X, y in parts:
+            X = X if self._select is None else X[:, self._select]
+            yield X, (y.astype(np.int64) if self._integral else y)
 
 
 def _totals_by_label(parts):
