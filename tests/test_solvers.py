@@ -26,7 +26,7 @@ from threadpoolctl import threadpool_limits
 from softmax_classifier import SoftmaxClassifier
 from softmax_classifier.data import InMemoryData
 from softmax_classifier.objective import SoftmaxObjective
-from softmax_classifier.solvers import SOLVERS, Iteration, adam, sgd
+from softmax_classifier.solvers import SOLVERS, Iteration, adam, gd, lbfgs, newton_cg, sgd
 
 ALL_SOLVERS = ["lbfgs", "newton-cg", "gd", "sgd", "adam"]
 STOCHASTIC = ("sgd", "adam")
@@ -324,6 +324,49 @@ def test_callback_stops_and_sees_iterations(solver):
     np.testing.assert_array_equal(seen[-1].params, result.params)
     _, grad = objective.value_and_grad(seen[-1].params)
     assert seen[-1].grad_norm == pytest.approx(np.max(np.abs(grad)), rel=1e-12)
+
+
+@pytest.mark.parametrize("solver", ALL_SOLVERS)
+def test_iteration_state_called_after_the_run_is_that_iterations_checkpoint(solver):
+    objective = small_objective()
+    seen = []
+    kwargs = {"max_iter": 4, "tol": 0, **options(solver)}
+    result = SOLVERS[solver](objective, objective.zeros(), callback=seen.append, **kwargs)
+    saved = seen[1].state()  # called once the run has gone two iterations further
+    assert saved["n_iter"] == 2
+    np.testing.assert_array_equal(saved["x"], seen[1].params)
+    assert list(saved["history"]) == result.objective_history[:3]
+    resumed = SOLVERS[solver](objective, objective.zeros(), resume=saved, **kwargs)
+    np.testing.assert_array_equal(resumed.params, result.params)
+    assert resumed.objective_history == result.objective_history
+
+
+def hand_stepper(solver, objective):
+    """A full-batch solver's public ``init`` and one-argument ``step``, for a loop by hand."""
+    if solver == "newton-cg":
+        direction = newton_cg.search_direction(objective)
+        return newton_cg.init, lambda state: newton_cg.step(objective, state, direction)
+    module = {"gd": gd, "lbfgs": lbfgs}[solver]
+    return module.init, lambda state: module.step(objective, state)
+
+
+@pytest.mark.parametrize("solver", ["gd", "lbfgs", "newton-cg"])
+def test_init_and_step_looped_by_hand_take_minimizes_iterates(solver):
+    objective = small_objective()
+    seen = []
+    SOLVERS[solver](objective, objective.zeros(), max_iter=5, tol=0, callback=seen.append)
+    init, step = hand_stepper(solver, objective)
+    state = init(objective, objective.zeros())
+    for info in seen:
+        before = {name: np.copy(getattr(state, name)) for name in ("x", "value", "grad")}
+        new_state, stop = step(state)
+        assert stop is None
+        for name, value in before.items():  # the state handed in is left as it was
+            np.testing.assert_array_equal(getattr(state, name), value)
+        state = new_state
+        np.testing.assert_array_equal(state.x, info.params)
+        assert state.value == info.objective
+    assert len(seen) == 5
 
 
 # ---------------------------------------------------------------------------

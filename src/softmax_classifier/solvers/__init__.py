@@ -1,9 +1,12 @@
 """Solvers: each minimises anything with the objective's methods.
 
 Every solver module has ``minimize(objective, x0, *, max_iter, tol, callback,
-**options) -> SolverResult``; the mini-batch ones also expose their pure
-``init``/``update`` pair. Adding a solver means adding one module and one entry
-in :data:`SOLVERS`.
+resume, **options) -> SolverResult``. The full-batch ones (``gd``, ``lbfgs``,
+``newton_cg``) are an explicit state (``GdState``, ...), ``init`` and ``step``
+run by the one driver, :func:`softmax_classifier.solvers._driver.run`, which
+also runs the epochs of the mini-batch ones (``sgd``, ``adam``: a pure
+``init``/``update`` pair). Adding a solver means adding one module and one
+entry in :data:`SOLVERS` (``docs/solvers.md``, "Writing a solver").
 """
 
 from softmax_classifier.solvers import adam, gd, lbfgs, newton_cg, sgd

@@ -1,8 +1,10 @@
-"""What every solver returns, and the small pieces all of them share."""
+"""What every solver returns: stop reasons, the callback's report, the result.
+
+The loop that produces them is :mod:`softmax_classifier.solvers._driver`.
+"""
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -86,7 +88,7 @@ class SolverResult:
         One human-readable sentence on why the solver stopped.
     state : dict or None
         Solver state to continue from (stochastic solvers; used by
-        ``partial_fit``).
+        ``partial_fit``); None for the full-batch solvers.
     """
 
     params: np.ndarray
@@ -103,22 +105,6 @@ class SolverResult:
         return self.stop_reason == CONVERGED
 
 
-def quiet_float_errors(function):
-    """Decorator for solver loops: silence NumPy's overflow/invalid warnings.
-
-    Solvers detect inf and NaN explicitly (stop reason ``non_finite``), so the
-    warnings would only repeat what the result says. A fresh ``errstate`` per
-    call keeps this safe under nesting and threads.
-    """
-
-    @functools.wraps(function)
-    def quiet(*args, **kwargs):
-        with np.errstate(over="ignore", invalid="ignore"):
-            return function(*args, **kwargs)
-
-    return quiet
-
-
 def max_abs(vector):
     """``max|v|`` as a float (0 for an empty vector): the convergence measure."""
     return float(np.max(np.abs(vector))) if vector.size else 0.0
@@ -127,48 +113,6 @@ def max_abs(vector):
 def is_finite(value, grad):
     """Whether a value and its gradient are free of NaN and inf."""
     return bool(np.isfinite(value) and np.all(np.isfinite(grad)))
-
-
-def report(callback, iteration, value, grad_norm, params, state=None):
-    """Call ``callback`` (if any) and return True when it asks to stop.
-
-    ``state`` is a zero-argument function returning the solver's state (built
-    with :func:`run_state`), handed to the callback as ``Iteration.state``.
-    """
-    if callback is None:
-        return False
-    return bool(callback(Iteration(iteration, value, grad_norm, params, state)))
-
-
-def run_state(x, value, grad, history, n_iter, **extra):
-    """The state every solver saves: point, value, gradient, history, iteration count.
-
-    ``extra`` holds the solver's own arrays and numbers (copied).
-
-    Returns
-    -------
-    dict
-    """
-    state = {
-        "x": np.array(x, dtype=np.float64),
-        "value": float(value),
-        "grad": np.array(grad, dtype=np.float64),
-        "history": np.asarray(history, dtype=np.float64),
-        "n_iter": int(n_iter),
-    }
-    state.update({k: np.array(v) if isinstance(v, np.ndarray) else v for k, v in extra.items()})
-    return state
-
-
-def resume_point(resume):
-    """``(x, value, grad, history, n_iter)`` from a saved state, as the loop left them."""
-    return (
-        np.array(resume["x"], dtype=np.float64),
-        float(resume["value"]),
-        np.array(resume["grad"], dtype=np.float64),
-        [float(v) for v in np.asarray(resume["history"])],
-        int(resume["n_iter"]),
-    )
 
 
 def finish(params, n_iter, stop_reason, grad_norm, history, tol, state=None):

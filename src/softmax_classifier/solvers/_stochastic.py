@@ -1,34 +1,35 @@
-"""The epoch loop shared by the mini-batch solvers, and learning-rate schedules.
+"""The epochs of the mini-batch solvers, and learning-rate schedules.
 
 A mini-batch method is a pair of pure functions in the style of optax:
 ``init(params) -> state`` and ``update(grad, state, learning_rate) -> (step,
 state)``, with the state a dict of arrays and numbers. This module feeds them
-mini-batch gradients, applies schedules, checks convergence on the full
-objective after each epoch, and hands the state back so that a later call
-(``partial_fit``, a resume) continues exactly where this one stopped.
+mini-batch gradients and applies schedules, one epoch a driver step
+(:func:`softmax_classifier.solvers._driver.run`, which checks convergence on
+the full objective after each epoch, reports, and saves checkpoints), and hands
+the state back so that a later call (``partial_fit``, a resume) continues
+exactly where this one stopped.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import math
+from typing import NamedTuple
 
 import numpy as np
 
-from softmax_classifier.solvers._result import (
-    CONVERGED,
-    MAX_ITER,
-    NON_FINITE,
-    STOPPED,
-    finish,
-    is_finite,
-    max_abs,
-    quiet_float_errors,
-    report,
-    resume_point,
-    run_state,
+from softmax_classifier.solvers._driver import (
+    Method,
+    SolverState,
+    from_entry,
+    run,
+    start,
+    to_entry,
 )
+from softmax_classifier.solvers._result import NON_FINITE, is_finite
 
-__all__ = ["SCHEDULES", "largest_curvature", "run_epochs"]
+__all__ = ["SCHEDULES", "EpochPlan", "EpochState", "largest_curvature", "run_epochs"]
 
 
 def largest_curvature(objective, params, n_iter=10):
@@ -88,23 +89,61 @@ SCHEDULES = {
 }
 
 
-@quiet_float_errors
-def run_epochs(
-    objective,
-    x0,
-    init,
-    update,
-    *,
-    learning_rate,
-    schedule,
-    batch_size,
-    max_iter,
-    tol,
-    random_state,
-    callback=None,
-    state=None,
-    resume=None,
-):
+class EpochPlan(NamedTuple):
+    """How the epochs of a mini-batch run are laid out.
+
+    Attributes
+    ----------
+    learning_rate : float
+        Base step size, multiplied by ``SCHEDULES[schedule](epoch, max_iter)``.
+        Stored in the state; a continued run uses the stored value.
+    schedule : str
+        A key of :data:`SCHEDULES`.
+    batch_size : int
+    max_iter : int
+        Epochs to run (with ``resume``: in all).
+    random_state : int
+        Seed; epoch ``e`` is shuffled by ``numpy.random.default_rng([seed, e])``
+        so a continued run draws the same batches as an uninterrupted one.
+    """
+
+    learning_rate: float
+    schedule: str
+    batch_size: int
+    max_iter: int
+    random_state: int
+
+
+_PREFIX = "optimizer."  # a checkpoint's entries of the optimizer's state start with it
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class EpochState(SolverState):
+    """A mini-batch run's state: the point after an epoch, and the optimizer's state.
+
+    ``value`` and ``grad`` are the full objective's.
+
+    Attributes
+    ----------
+    optimizer : dict
+        The method's state (``init``/``update``) with ``"epoch"`` and
+        ``"learning_rate"``; saved as entries ``"optimizer.<key>"``.
+    """
+
+    optimizer: dict
+
+    def own_entries(self):
+        """``{"optimizer.<key>": value}``, arrays copied."""
+        return {f"{_PREFIX}{k}": to_entry(v, self.x.size) for k, v in self.optimizer.items()}
+
+    @classmethod
+    def own_fields(cls, saved):
+        """``optimizer`` from the entries ``"optimizer.<key>"`` (0-d arrays as numbers)."""
+        own = {k[len(_PREFIX) :]: from_entry(v) for k, v in saved.items() if k.startswith(_PREFIX)}
+        return {"optimizer": own}
+
+
+def run_epochs(objective, x0, init, update, plan, *, tol, callback=None, state=None, resume=None):
     """Run epochs of mini-batch updates.
 
     Parameters
@@ -114,19 +153,9 @@ def run_epochs(
     x0 : ndarray of shape (n_params,)
     init, update : callable
         The method's pure functions (see the module docstring).
-    learning_rate : float
-        Base step size, multiplied by ``SCHEDULES[schedule](epoch, max_iter)``.
-        Stored in the state; a continued run uses the stored value.
-    schedule : str
-        A key of :data:`SCHEDULES`.
-    batch_size : int
-    max_iter : int
-        Epochs to run in this call.
+    plan : EpochPlan
     tol : float
         Stop when ``max|grad| <= tol`` for the full objective after an epoch.
-    random_state : int
-        Seed; epoch ``e`` is shuffled by ``numpy.random.default_rng([seed, e])``
-        so a continued run draws the same batches as an uninterrupted one.
     callback : callable, optional
     state : dict, optional
         State returned by an earlier call (continue from it); ``None`` starts
@@ -140,62 +169,43 @@ def run_epochs(
     SolverResult
         ``n_iter`` counts the epochs of this call; ``state["epoch"]`` the total.
     """
-    if schedule not in SCHEDULES:
-        raise ValueError(f"unknown schedule {schedule!r}; choose from {sorted(SCHEDULES)}")
-    if resume is None:
-        x = np.array(x0, dtype=np.float64)
-        if state is None:
-            # The base rate is part of the state so that a continued run keeps it.
-            state = {**init(x), "learning_rate": float(learning_rate)}
-        value, grad = objective.value_and_grad(x)
-        history, n_iter = [value], 0
-        if not is_finite(value, grad):
-            return finish(x, 0, NON_FINITE, float("nan"), history, tol, state)
-    else:
-        x, value, grad, history, n_iter = resume_point(resume)
-        prefix = "optimizer."
-        state = {
-            k[len(prefix) :]: _scalar_or_array(v) for k, v in resume.items() if k.startswith(prefix)
-        }
-
-    def whole_state():
-        return run_state(
-            x, value, grad, history, n_iter, **{f"optimizer.{k}": v for k, v in state.items()}
-        )
-
-    while True:
-        if max_abs(grad) <= tol:
-            stop = CONVERGED
-            break
-        if n_iter >= max_iter:
-            stop = MAX_ITER
-            break
-        epoch = state["epoch"]
-        rate = state["learning_rate"] * SCHEDULES[schedule](epoch, max_iter)
-        rng = np.random.default_rng([random_state, epoch])
-        # update() returns new arrays and never mutates the state it is given, so
-        # `state` stays intact should this epoch end in NaN.
-        x_new = x.copy()
-        new_state = state
-        for batch in objective.batches(batch_size, rng):
-            _, batch_grad = objective.batch_value_and_grad(x_new, batch)
-            step, new_state = update(batch_grad, new_state, rate)
-            x_new += step
-        new_state = {**new_state, "epoch": epoch + 1}
-        value_new, grad_new = objective.value_and_grad(x_new)
-        if not is_finite(value_new, grad_new):
-            stop = NON_FINITE
-            break
-        x, value, grad, state = x_new, value_new, grad_new, new_state
-        n_iter += 1
-        history.append(value)
-        if report(callback, n_iter, value, max_abs(grad), x, whole_state):
-            stop = STOPPED
-            break
-    return finish(x, n_iter, stop, max_abs(grad), history, tol, state)
+    if plan.schedule not in SCHEDULES:
+        raise ValueError(f"unknown schedule {plan.schedule!r}; choose from {sorted(SCHEDULES)}")
+    method = Method(
+        functools.partial(_start, init=init, optimizer=state, learning_rate=plan.learning_rate),
+        functools.partial(_epoch, update=update, plan=plan),
+        EpochState.restore,
+        result_state=lambda state: state.optimizer,
+    )
+    return run(
+        objective, x0, method, max_iter=plan.max_iter, tol=tol, callback=callback, resume=resume
+    )
 
 
-def _scalar_or_array(value):
-    """A saved state entry as the optimizer keeps it: 0-d arrays become Python numbers."""
-    value = np.asarray(value)
-    return value.item() if value.ndim == 0 else np.array(value)
+def _start(objective, x0, *, init, optimizer, learning_rate):
+    x, value, grad = start(objective, x0)
+    if optimizer is None:
+        # The base rate is part of the state so that a continued run keeps it.
+        optimizer = {**init(x), "learning_rate": float(learning_rate)}
+    return EpochState(x, value, grad, optimizer)
+
+
+def _epoch(objective, state, *, update, plan):
+    """One epoch of mini-batch updates, then the full objective: the driver's step."""
+    optimizer = state.optimizer
+    epoch = optimizer["epoch"]
+    rate = optimizer["learning_rate"] * SCHEDULES[plan.schedule](epoch, plan.max_iter)
+    rng = np.random.default_rng([plan.random_state, epoch])
+    # update() returns new arrays and never mutates the state it is given, so
+    # `state` stays intact should this epoch end in NaN.
+    x_new = state.x.copy()
+    new_optimizer = optimizer
+    for batch in objective.batches(plan.batch_size, rng):
+        _, batch_grad = objective.batch_value_and_grad(x_new, batch)
+        step, new_optimizer = update(batch_grad, new_optimizer, rate)
+        x_new += step
+    new_optimizer = {**new_optimizer, "epoch": epoch + 1}
+    value_new, grad_new = objective.value_and_grad(x_new)
+    if not is_finite(value_new, grad_new):
+        return state, NON_FINITE
+    return EpochState(x_new, value_new, grad_new, new_optimizer), None

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
-from softmax_classifier.solvers._stochastic import run_epochs
+from softmax_classifier.solvers._stochastic import EpochPlan, run_epochs
 
 __all__ = ["init", "minimize", "update"]
 
@@ -53,23 +55,9 @@ def update(grad, state, learning_rate, *, beta1=0.9, beta2=0.999, epsilon=1e-8):
     return step, {**state, "step": t, "mean": mean, "second_moment": second_moment}
 
 
-def minimize(
-    objective,
-    x0,
-    *,
-    max_iter=200,
-    tol=1e-5,
-    learning_rate="auto",
-    schedule="cosine",
-    batch_size=32,
-    beta1=0.9,
-    beta2=0.999,
-    epsilon=1e-8,
-    random_state=0,
-    callback=None,
-    state=None,
-    resume=None,
-):
+def minimize(objective, x0, *, max_iter=200, tol=1e-5, learning_rate="auto", schedule="cosine",
+             batch_size=32, beta1=0.9, beta2=0.999, epsilon=1e-8, random_state=0,
+             callback=None, state=None, resume=None):  # fmt: skip
     """Minimise by epochs of shuffled mini-batch Adam steps.
 
     Parameters
@@ -99,24 +87,11 @@ def minimize(
     -------
     SolverResult
     """
+    method = functools.partial(update, beta1=beta1, beta2=beta2, epsilon=epsilon)
     if learning_rate == "auto" and state is None and resume is None:
         learning_rate = 1e-2
 
-    def step(grad, state, rate):
-        return update(grad, state, rate, beta1=beta1, beta2=beta2, epsilon=epsilon)
-
+    plan = EpochPlan(learning_rate, schedule, batch_size, max_iter, random_state)
     return run_epochs(
-        objective,
-        x0,
-        init,
-        step,
-        learning_rate=learning_rate,
-        schedule=schedule,
-        batch_size=batch_size,
-        max_iter=max_iter,
-        tol=tol,
-        random_state=random_state,
-        callback=callback,
-        state=state,
-        resume=resume,
+        objective, x0, init, method, plan, tol=tol, callback=callback, state=state, resume=resume
     )

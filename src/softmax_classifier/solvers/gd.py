@@ -1,25 +1,20 @@
-"""Full-batch gradient descent, the notes' update ``w <- w - gamma * grad L``."""
+"""Full-batch gradient descent, the notes' update ``w <- w - gamma * grad L``.
+
+Written as ``init``/``step`` on an explicit :class:`GdState`, run by
+:func:`softmax_classifier.solvers._driver.run`.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+
 import numpy as np
 
-from softmax_classifier.solvers._result import (
-    CONVERGED,
-    LINE_SEARCH_FAILED,
-    MAX_ITER,
-    NON_FINITE,
-    STOPPED,
-    finish,
-    is_finite,
-    max_abs,
-    quiet_float_errors,
-    report,
-    resume_point,
-    run_state,
-)
+from softmax_classifier.solvers._driver import Method, SolverState, run, start
+from softmax_classifier.solvers._result import LINE_SEARCH_FAILED, NON_FINITE, is_finite
 
-__all__ = ["minimize"]
+__all__ = ["GdState", "init", "minimize", "step"]
 
 _ARMIJO_C1 = 1e-4
 # Give up after this many halvings in one iteration (a factor of 1e-18): the
@@ -27,7 +22,94 @@ _ARMIJO_C1 = 1e-4
 _MAX_HALVINGS = 60
 
 
-@quiet_float_errors
+@dataclasses.dataclass(frozen=True, eq=False)
+class GdState(SolverState):
+    """Gradient descent's state: the point (``x``, ``value``, ``grad``), and the step size.
+
+    Attributes
+    ----------
+    step : float
+        The fixed step, or with backtracking the last accepted one (the next
+        iteration tries twice it).
+    """
+
+    step: float
+
+
+def init(objective, x0, *, learning_rate="auto"):
+    """Gradient descent's state at the start point ``x0`` (one evaluation).
+
+    Parameters
+    ----------
+    objective : object
+        Provides ``value_and_grad(params)``; ``lipschitz_bound()`` for
+        ``learning_rate="auto"``.
+    x0 : ndarray of shape (n_params,)
+    learning_rate : float or "auto", default="auto"
+        See :func:`minimize`. ``"auto"`` starts from ``1 / lipschitz_bound()``.
+
+    Returns
+    -------
+    GdState
+    """
+    x, value, grad = start(objective, x0)
+    if learning_rate != "auto":
+        length = float(learning_rate)
+    elif is_finite(value, grad):
+        length = 1.0 / objective.lipschitz_bound()
+    else:
+        length = float("nan")  # the run stops before any step
+    return GdState(x, value, grad, length)
+
+
+def step(objective, state, *, learning_rate="auto"):
+    """One gradient-descent iteration.
+
+    Parameters
+    ----------
+    objective : object
+        Provides ``value_and_grad(params)``.
+    state : GdState
+    learning_rate : float or "auto", default="auto"
+        A float takes the fixed step ``state.step``; ``"auto"`` backtracks
+        from ``2 * state.step`` (see :func:`minimize`).
+
+    Returns
+    -------
+    state : GdState
+        The next state (``state`` itself when no step was taken).
+    stop : str or None
+        None, or ``"non_finite"`` or ``"line_search_failed"``.
+    """
+    x, value, grad = state.x, state.value, state.grad
+    length = state.step
+    if learning_rate != "auto":
+        x_new = x - length * grad
+        value_new, grad_new = objective.value_and_grad(x_new)
+        if not is_finite(value_new, grad_new):
+            return state, NON_FINITE
+        if np.array_equal(x_new, x):
+            return state, LINE_SEARCH_FAILED  # the step is below the parameters' rounding
+    else:
+        length *= 2.0
+        decrease = _ARMIJO_C1 * float(grad @ grad)
+        for _ in range(_MAX_HALVINGS):
+            x_new = x - length * grad
+            value_new, grad_new = objective.value_and_grad(x_new)
+            # A strict decrease is required too: once length * decrease is below
+            # the objective's rounding, Armijo alone would accept standing still.
+            if (
+                is_finite(value_new, grad_new)
+                and value_new < value
+                and value_new <= value - length * decrease
+            ):
+                break
+            length *= 0.5
+        else:
+            return state, LINE_SEARCH_FAILED
+    return GdState(x_new, value_new, grad_new, length), None
+
+
 def minimize(
     objective, x0, *, max_iter=2000, tol=1e-5, learning_rate="auto", callback=None, resume=None
 ):
@@ -62,60 +144,9 @@ def minimize(
     -------
     SolverResult
     """
-    fixed = learning_rate != "auto"
-    if resume is None:
-        x = np.array(x0, dtype=np.float64)
-        value, grad = objective.value_and_grad(x)
-        history, n_iter = [value], 0
-        if not is_finite(value, grad):
-            return finish(x, 0, NON_FINITE, float("nan"), history, tol)
-        step = float(learning_rate) if fixed else 1.0 / objective.lipschitz_bound()
-    else:
-        x, value, grad, history, n_iter = resume_point(resume)
-        step = float(resume["step"])
-
-    def state():
-        return run_state(x, value, grad, history, n_iter, step=step)
-
-    while True:
-        grad_norm = max_abs(grad)
-        if grad_norm <= tol:
-            stop = CONVERGED
-            break
-        if n_iter >= max_iter:
-            stop = MAX_ITER
-            break
-        if fixed:
-            x_new = x - step * grad
-            value_new, grad_new = objective.value_and_grad(x_new)
-            if not is_finite(value_new, grad_new):
-                stop = NON_FINITE
-                break
-            if np.array_equal(x_new, x):
-                stop = LINE_SEARCH_FAILED  # the step is below the parameters' rounding
-                break
-        else:
-            step *= 2.0
-            decrease = _ARMIJO_C1 * float(grad @ grad)
-            for _ in range(_MAX_HALVINGS):
-                x_new = x - step * grad
-                value_new, grad_new = objective.value_and_grad(x_new)
-                # A strict decrease is required too: once step * decrease is below
-                # the objective's rounding, Armijo alone would accept standing still.
-                if (
-                    is_finite(value_new, grad_new)
-                    and value_new < value
-                    and value_new <= value - step * decrease
-                ):
-                    break
-                step *= 0.5
-            else:
-                stop = LINE_SEARCH_FAILED
-                break
-        x, value, grad = x_new, value_new, grad_new
-        n_iter += 1
-        history.append(value)
-        if report(callback, n_iter, value, max_abs(grad), x, state):
-            stop = STOPPED
-            break
-    return finish(x, n_iter, stop, max_abs(grad), history, tol)
+    method = Method(
+        functools.partial(init, learning_rate=learning_rate),
+        functools.partial(step, learning_rate=learning_rate),
+        GdState.restore,
+    )
+    return run(objective, x0, method, max_iter=max_iter, tol=tol, callback=callback, resume=resume)

@@ -1,37 +1,108 @@
-"""Limited-memory BFGS with a strong-Wolfe line search (the default solver)."""
+"""Limited-memory BFGS with a strong-Wolfe line search (the default solver).
+
+Written as ``init``/``step`` on an explicit :class:`LbfgsState`, run by
+:func:`softmax_classifier.solvers._driver.run`.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import warnings
-from collections import deque
 
 import numpy as np
 from scipy.linalg.blas import daxpy as _axpy
 from scipy.optimize import line_search
 
+from softmax_classifier.solvers._driver import Method, SolverState, run
 from softmax_classifier.solvers._line_search import approximately_armijo, value_noise
-from softmax_classifier.solvers._result import (
-    CONVERGED,
-    LINE_SEARCH_FAILED,
-    MAX_ITER,
-    NON_FINITE,
-    STOPPED,
-    finish,
-    is_finite,
-    max_abs,
-    quiet_float_errors,
-    report,
-    resume_point,
-    run_state,
-)
+from softmax_classifier.solvers._result import LINE_SEARCH_FAILED, NON_FINITE, is_finite
 
-__all__ = ["minimize"]
+__all__ = ["LbfgsState", "init", "minimize", "step"]
 
 # The curvature constant of the Wolfe conditions (scipy's line_search default).
 _WOLFE_C2 = 0.9
 
 
-@quiet_float_errors
+@dataclasses.dataclass(frozen=True, eq=False)
+class LbfgsState(SolverState):
+    """L-BFGS's state: the point, and the step pairs of its inverse-Hessian estimate.
+
+    The point is :class:`~softmax_classifier.solvers._driver.SolverState`'s.
+
+    Attributes
+    ----------
+    steps : tuple of ndarray of shape (n_params,)
+        The last steps ``s = x_new - x``, oldest first (at most ``memory``).
+    grad_changes : tuple of ndarray of shape (n_params,)
+        The matching gradient changes ``y = grad_new - grad``.
+    """
+
+    steps: tuple = ()
+    grad_changes: tuple = ()
+
+
+#: ``init(objective, x0) -> LbfgsState``: the state at the start point (one
+#: evaluation), no step pairs yet.
+init = LbfgsState.initial
+
+
+def step(objective, state, *, memory=10):
+    """One L-BFGS iteration: direction, strong-Wolfe step, new step pair.
+
+    Parameters
+    ----------
+    objective : object
+        Provides ``value_and_grad(params)`` and ``lipschitz_bound()`` (a
+        :func:`minimize` run passes it wrapped, so that the line search's
+        value and gradient at one point cost one evaluation).
+    state : LbfgsState
+    memory : int, default=10
+        Step pairs used and kept (the last ones).
+
+    Returns
+    -------
+    state : LbfgsState
+        The next state (``state`` itself when no step was taken).
+    stop : str or None
+        None, or ``"line_search_failed"`` or ``"non_finite"``.
+    """
+    evaluate = (
+        objective if isinstance(objective, _CachedEvaluation) else _CachedEvaluation(objective)
+    )
+    dtype = getattr(evaluate.objective, "dtype", np.float64)
+    x, value, grad = state.x, state.value, state.grad
+    steps, grad_changes = _last(state.steps, memory), _last(state.grad_changes, memory)
+    accepted = None
+    for use_memory in (True, False) if steps else (False,):
+        if use_memory:
+            direction = -_two_loop(grad, steps, grad_changes)
+        else:
+            # Steepest descent with the step 1 / L that is safe at any feature
+            # scale (L bounds the Hessian); later steps scale themselves.
+            direction = -grad / evaluate.objective.lipschitz_bound()
+        accepted = _wolfe_step(evaluate, x, direction, value, grad, dtype)
+        if accepted is not None:
+            break
+        steps, grad_changes = (), ()  # the memory misled the search: drop it
+    if accepted is None:
+        return state, LINE_SEARCH_FAILED
+    x_new, value_new, grad_new = accepted
+    if not is_finite(value_new, grad_new):
+        return state, NON_FINITE
+    change, grad_change = x_new - x, grad_new - grad
+    curvature = float(change @ grad_change)
+    if curvature > 1e-10 * float(np.linalg.norm(change) * np.linalg.norm(grad_change)):
+        steps = _last((*steps, change), memory)
+        grad_changes = _last((*grad_changes, grad_change), memory)
+    return LbfgsState(x_new, value_new, grad_new, steps, grad_changes), None
+
+
+def _last(pairs, memory):
+    """The last ``memory`` entries of a tuple (none for ``memory=0``)."""
+    return pairs[max(len(pairs) - memory, 0) :]
+
+
 def minimize(objective, x0, *, max_iter=100, tol=1e-5, memory=10, callback=None, resume=None):
     """Minimise with L-BFGS.
 
@@ -68,70 +139,9 @@ def minimize(objective, x0, *, max_iter=100, tol=1e-5, memory=10, callback=None,
     -------
     SolverResult
     """
+    method = Method(init, functools.partial(step, memory=memory), LbfgsState.restore)
     evaluate = _CachedEvaluation(objective)
-    dtype = getattr(objective, "dtype", np.float64)
-    steps, grad_changes = deque(maxlen=memory), deque(maxlen=memory)
-    if resume is None:
-        x = np.array(x0, dtype=np.float64)
-        value, grad = evaluate(x)
-        history, n_iter = [value], 0
-        if not is_finite(value, grad):
-            return finish(x, 0, NON_FINITE, float("nan"), history, tol)
-    else:
-        x, value, grad, history, n_iter = resume_point(resume)
-        steps.extend(np.array(resume["steps"]))
-        grad_changes.extend(np.array(resume["grad_changes"]))
-
-    def state():
-        return run_state(
-            x,
-            value,
-            grad,
-            history,
-            n_iter,
-            steps=np.array(steps).reshape(len(steps), x.size),
-            grad_changes=np.array(grad_changes).reshape(len(grad_changes), x.size),
-        )
-
-    while True:
-        if max_abs(grad) <= tol:
-            stop = CONVERGED
-            break
-        if n_iter >= max_iter:
-            stop = MAX_ITER
-            break
-        accepted = None
-        for use_memory in (True, False) if steps else (False,):
-            if use_memory:
-                direction = -_two_loop(grad, steps, grad_changes)
-            else:
-                # Steepest descent with the step 1 / L that is safe at any feature
-                # scale (L bounds the Hessian); later steps scale themselves.
-                direction = -grad / objective.lipschitz_bound()
-            accepted = _wolfe_step(evaluate, x, direction, value, grad, dtype)
-            if accepted is not None:
-                break
-            steps.clear()
-            grad_changes.clear()
-        if accepted is None:
-            stop = LINE_SEARCH_FAILED
-            break
-        x_new, value_new, grad_new = accepted
-        if not is_finite(value_new, grad_new):
-            stop = NON_FINITE
-            break
-        step, grad_change = x_new - x, grad_new - grad
-        curvature = float(step @ grad_change)
-        if curvature > 1e-10 * float(np.linalg.norm(step) * np.linalg.norm(grad_change)):
-            steps.append(step)
-            grad_changes.append(grad_change)
-        x, value, grad = x_new, value_new, grad_new
-        n_iter += 1
-        history.append(value)
-        if report(callback, n_iter, value, max_abs(grad), x, state):
-            stop = STOPPED
-            break
-    return finish(x, n_iter, stop, max_abs(grad), history, tol)
+    return run(evaluate, x0, method, max_iter=max_iter, tol=tol, callback=callback, resume=resume)
 
 
 def _two_loop(grad, steps, grad_changes):
@@ -224,11 +234,13 @@ class _CachedEvaluation:
         self.objective = objective
         self.x = None
 
-    def __call__(self, x):
+    def value_and_grad(self, x):
         if self.x is None or not np.array_equal(x, self.x):
             self.value_, self.grad_ = self.objective.value_and_grad(x)
             self.x = x.copy()
         return self.value_, self.grad_
+
+    __call__ = value_and_grad
 
     def value(self, x):
         value = self(x)[0]

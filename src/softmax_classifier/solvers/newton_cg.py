@@ -1,14 +1,25 @@
-"""Newton's method with exact Hessian-vector products and truncated conjugate gradient."""
+"""Newton's method with exact Hessian-vector products and truncated conjugate gradient.
+
+Newton-CG is :mod:`softmax_classifier.solvers._newton`'s ``init``/``step`` on
+a :class:`NewtonState`, with the direction of :func:`search_direction`.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 from scipy.linalg.blas import daxpy as _axpy
 
-from softmax_classifier.solvers._newton import newton_loop
-from softmax_classifier.solvers._result import quiet_float_errors
+from softmax_classifier.solvers._newton import NewtonState, init, newton_loop, step
 
-__all__ = ["KRONECKER_MAX_FEATURES", "minimize", "preconditioning"]
+__all__ = [
+    "KRONECKER_MAX_FEATURES",
+    "NewtonState",
+    "init",
+    "minimize",
+    "preconditioning",
+    "search_direction",
+    "step",
+]
 
 #: Largest ``n_features + fit_intercept`` for which ``precondition="auto"`` uses
 #: the Kronecker preconditioner: its ``S`` costs ``n d~^2 / 2`` to build (about
@@ -24,7 +35,6 @@ _MOMENT_ROW_STEP = 1
 _PRECONDITIONERS = ("auto", "diagonal", "kronecker", "none")
 
 
-@quiet_float_errors
 def minimize(
     objective,
     x0,
@@ -81,6 +91,33 @@ def minimize(
     -------
     SolverResult
     """
+    direction = search_direction(objective, max_cg_iter=max_cg_iter, precondition=precondition)
+    return newton_loop(
+        objective, x0, direction, max_iter=max_iter, tol=tol, callback=callback, resume=resume
+    )
+
+
+def search_direction(objective, *, max_cg_iter=200, precondition="auto"):
+    """Newton-CG's direction finder for ``objective``: ``direction(x, grad) -> d``.
+
+    ``d`` approximately solves ``H(x) d = -grad`` by (preconditioned) conjugate
+    gradient, to the forcing term of :func:`minimize`. The Kronecker
+    preconditioner's feature factor is computed at the first call and kept
+    (it does not depend on ``x``); everything else is recomputed at each ``x``.
+
+    Parameters
+    ----------
+    objective : object
+        See :func:`minimize`.
+    max_cg_iter : int, default=200
+    precondition : {"auto", "diagonal", "kronecker", "none"} or bool, default="auto"
+
+    Returns
+    -------
+    callable
+        ``direction(x, grad)`` with ``x`` and ``grad`` of shape (n_params,),
+        returning an ndarray of shape (n_params,).
+    """
     mode = preconditioning(objective, precondition)
     kronecker = None
 
@@ -105,9 +142,7 @@ def minimize(
         )
         return solution
 
-    return newton_loop(
-        objective, x0, direction, max_iter=max_iter, tol=tol, callback=callback, resume=resume
-    )
+    return direction
 
 
 def preconditioning(objective, precondition="auto"):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
-from softmax_classifier.solvers._stochastic import largest_curvature, run_epochs
+from softmax_classifier.solvers._stochastic import EpochPlan, largest_curvature, run_epochs
 
 __all__ = ["init", "minimize", "update"]
 
@@ -48,22 +50,9 @@ def update(grad, state, learning_rate, *, momentum=0.0, nesterov=False):
     return -learning_rate * direction, {**state, "velocity": velocity}
 
 
-def minimize(
-    objective,
-    x0,
-    *,
-    max_iter=200,
-    tol=1e-5,
-    learning_rate="auto",
-    schedule="cosine",
-    batch_size=32,
-    momentum=0.0,
-    nesterov=False,
-    random_state=0,
-    callback=None,
-    state=None,
-    resume=None,
-):
+def minimize(objective, x0, *, max_iter=200, tol=1e-5, learning_rate="auto", schedule="cosine",
+             batch_size=32, momentum=0.0, nesterov=False, random_state=0, callback=None,
+             state=None, resume=None):  # fmt: skip
     """Minimise by epochs of shuffled mini-batch SGD.
 
     Parameters
@@ -101,26 +90,13 @@ def minimize(
     -------
     SolverResult
     """
+    method = functools.partial(update, momentum=momentum, nesterov=nesterov)
     if learning_rate == "auto" and state is None and resume is None:
         per_example = batch_size / objective.lipschitz_bound()
         full_batch = 1.0 / max(largest_curvature(objective, x0), 1e-12)
         learning_rate = (1.0 - momentum) * min(per_example, full_batch)
 
-    def step(grad, state, rate):
-        return update(grad, state, rate, momentum=momentum, nesterov=nesterov)
-
+    plan = EpochPlan(learning_rate, schedule, batch_size, max_iter, random_state)
     return run_epochs(
-        objective,
-        x0,
-        init,
-        step,
-        learning_rate=learning_rate,
-        schedule=schedule,
-        batch_size=batch_size,
-        max_iter=max_iter,
-        tol=tol,
-        random_state=random_state,
-        callback=callback,
-        state=state,
-        resume=resume,
+        objective, x0, init, method, plan, tol=tol, callback=callback, state=state, resume=resume
     )
