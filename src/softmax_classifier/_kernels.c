@@ -26,6 +26,8 @@
 #define INLINE static inline __attribute__((always_inline))
 #define CAT_(a, b, c) a##b##c
 #define CAT(a, b, c) CAT_(a, b, c)
+#define CAT4_(a, b, c, d) a##b##c##d
+#define CAT4(a, b, c, d) CAT4_(a, b, c, d)
 
 #define VARIANT _base
 #include "_kernels_types.h"
@@ -62,8 +64,6 @@ static const char *choose_variant(void)
 #define CALL(f, args) (f##_base args)
 #endif
 
-/* Rows per tile: the tile of X (rows x d) should stay in a core's L2 cache
- * between its forward and backward products. */
 /* Classes padded for the narrow-X logits, or 0 to use the dot-product form.
  * Per row, the dot products cost about c (d / VLEN + 8) vector operations (the
  * 8 for summing each product's lanes), the narrow form d ceil(c / VLEN), or
@@ -80,6 +80,8 @@ static Py_ssize_t narrow_classes(Py_ssize_t d, Py_ssize_t c, size_t itemsize)
     return narrow < dot ? vectors * vlen : 0;
 }
 
+/* Rows per tile: the tile of X (rows x d) should stay in a core's L2 cache
+ * between its forward and backward products. */
 static Py_ssize_t tile_rows(Py_ssize_t d, size_t itemsize)
 {
     Py_ssize_t rows = (96 * 1024) / ((Py_ssize_t)itemsize * (d > 0 ? d : 1));
@@ -87,7 +89,7 @@ static Py_ssize_t tile_rows(Py_ssize_t d, size_t itemsize)
 }
 
 /* ---------------------------------------------------------------------------
- * Argument checking
+ * Taking the arrays
  * ------------------------------------------------------------------------- */
 
 enum kind { KIND_F32, KIND_F64, KIND_I32, KIND_I64, KIND_OTHER };
@@ -165,40 +167,6 @@ static void *take_either(buffers *bufs, PyObject *obj, const char *name, enum ki
     return take(bufs, obj, name, second, ndim, shape, 0, 0);
 }
 
-/* X of the dense kernels: a 2-D float32/float64 buffer whose rows are each
- * contiguous and *ldx elements apart (a C-ordered array, or a slice of the
- * columns of one: no copy is needed). Returns the data pointer, or NULL with
- * an exception set. */
-static void *take_rows(buffers *bufs, PyObject *obj, Py_ssize_t *shape, enum kind *real,
-                       Py_ssize_t *ldx)
-{
-    Py_buffer *view = &bufs->views[bufs->n];
-    if (PyObject_GetBuffer(obj, view, PyBUF_STRIDES | PyBUF_FORMAT) < 0) return NULL;
-    bufs->n++;
-    *real = buffer_kind(view);
-    if (*real != KIND_F32 && *real != KIND_F64) {
-        PyErr_Format(PyExc_ValueError, "X: wrong dtype (format '%s')",
-                     view->format ? view->format : "B");
-        return NULL;
-    }
-    if (view->ndim != 2) {
-        PyErr_Format(PyExc_ValueError, "X: expected 2 dimensions, got %d", view->ndim);
-        return NULL;
-    }
-    Py_ssize_t item = view->itemsize, row = view->strides[0];
-    shape[0] = view->shape[0];
-    shape[1] = view->shape[1];
-    if ((shape[1] > 1 && view->strides[1] != item) ||
-        (shape[0] > 1 && (row < shape[1] * item || row % item != 0))) {
-        PyErr_SetString(PyExc_ValueError,
-                        "X: each row must be contiguous, rows in increasing order (C order, "
-                        "or columns sliced from a C-ordered array)");
-        return NULL;
-    }
-    *ldx = shape[0] > 1 ? row / item : shape[1];
-    return view->len == 0 ? (void *)bufs : view->buf;
-}
-
 static int expect(int ok, const char *message)
 {
     if (!ok) PyErr_SetString(PyExc_ValueError, message);
@@ -206,8 +174,250 @@ static int expect(int ok, const char *message)
 }
 
 /* ---------------------------------------------------------------------------
- * Dense kernels
+ * One call of a kernel
+ *
+ * The six entry points differ in the form of X (dense rows; CSR, by rows; CSC,
+ * by columns) and in what they compute (the loss and its gradient, or the
+ * Hessian-vector product); run() takes the arguments of any of them, checks
+ * them and calls the kernel of X's dtype (and index type).
  * ------------------------------------------------------------------------- */
+
+enum form { DENSE, CSR_ROWS, CSC_COLUMNS };
+
+/* The arguments after X, in the order the entry points take them: labels,
+ * sample weights, the coefficients and their direction, the intercept and its
+ * direction, the gradient (or Hessian product) added to and its intercept
+ * part. Each entry point takes some of them, under the names of its row of
+ * arg_names (NULL: not taken). */
+enum { ARG_Y, ARG_W, ARG_COEF, ARG_DIR, ARG_B, ARG_BDIR, ARG_G, ARG_GB, N_ARGS };
+static const char *const arg_names[4][N_ARGS] = {
+    {"y", "w", "W", NULL, "b", NULL, "G", "gb"},      /* dense_loss_grad */
+    {NULL, "w", "WV", NULL, "bv", NULL, "G", "gb"},   /* dense_hessp: WV (2c, d), bv (2c) */
+    {"y", "w", "WT", NULL, "b", NULL, "GT", "gb"},    /* csr_loss_grad, csc_loss_grad */
+    {NULL, "w", "WT", "VT", "b", "bv", "GT", "gb"},   /* csr_hessp, csc_hessp */
+};
+
+typedef struct {
+    enum form form;
+    int hessp;                  /* the Hessian product, else the loss (and gradient) */
+    const char *const *names;   /* the row of arg_names */
+    buffers bufs;
+    enum kind real, index;      /* X's dtype; the sparse index arrays' */
+    Py_ssize_t n, d, c, ldx;    /* rows, features, classes; dense X's row stride */
+    void *X, *indices, *indptr; /* dense X, or the data of sparse X and its index arrays */
+    void *arg[N_ARGS];          /* the other arguments' data, NULL for None or not taken */
+} call;
+
+/* X of the dense kernels: a 2-D float32/float64 buffer whose rows are each
+ * contiguous and ldx elements apart (a C-ordered array, or a slice of the
+ * columns of one: no copy is needed). Returns 0, or -1 with an exception set. */
+static int take_dense(call *a, PyObject *obj)
+{
+    Py_buffer *view = &a->bufs.views[a->bufs.n];
+    if (PyObject_GetBuffer(obj, view, PyBUF_STRIDES | PyBUF_FORMAT) < 0) return -1;
+    a->bufs.n++;
+    a->real = buffer_kind(view);
+    if (a->real != KIND_F32 && a->real != KIND_F64) {
+        PyErr_Format(PyExc_ValueError, "X: wrong dtype (format '%s')",
+                     view->format ? view->format : "B");
+        return -1;
+    }
+    if (view->ndim != 2) {
+        PyErr_Format(PyExc_ValueError, "X: expected 2 dimensions, got %d", view->ndim);
+        return -1;
+    }
+    Py_ssize_t item = view->itemsize, row = view->strides[0];
+    a->n = view->shape[0];
+    a->d = view->shape[1];
+    if ((a->d > 1 && view->strides[1] != item) ||
+        (a->n > 1 && (row < a->d * item || row % item != 0))) {
+        PyErr_SetString(PyExc_ValueError,
+                        "X: each row must be contiguous, rows in increasing order (C order, "
+                        "or columns sliced from a C-ordered array)");
+        return -1;
+    }
+    a->ldx = a->n > 1 ? row / item : a->d;
+    a->X = view->len == 0 ? (void *)&a->bufs : view->buf;
+    return 0;
+}
+
+/* data, indices, indptr of sparse X, and `minor`: n_features for CSR, n_rows
+ * for CSC (indptr gives the other). Returns 0, or -1 with an exception set. */
+static int take_sparse(call *a, PyObject *const *items)
+{
+    Py_ssize_t sdata[1], sindices[1], sindptr[1];
+    Py_ssize_t minor = PyNumber_AsSsize_t(items[3], PyExc_OverflowError);
+    if ((minor == -1 && PyErr_Occurred()) || !expect(minor >= 0, "n_features or n_rows < 0"))
+        return -1;
+    a->X = take_either(&a->bufs, items[0], "data", KIND_F32, KIND_F64, 1, sdata, &a->real);
+    if (a->X == NULL) return -1;
+    a->indices = take_either(&a->bufs, items[1], "indices", KIND_I32, KIND_I64, 1, sindices,
+                             &a->index);
+    if (a->indices == NULL) return -1;
+    a->indptr = take(&a->bufs, items[2], "indptr", a->index, 1, sindptr, 0, 0);
+    if (a->indptr == NULL) return -1;
+    Py_ssize_t major = sindptr[0] - 1;
+    a->n = a->form == CSC_COLUMNS ? minor : major;
+    a->d = a->form == CSC_COLUMNS ? major : minor;
+    if (!expect(major >= 0 && sindices[0] == sdata[0], "data and indices must have equal length"))
+        return -1;
+    /* The kernels check every row's range against its neighbours; the ends here. */
+    Py_ssize_t first_entry, last_entry;
+    if (a->index == KIND_I32) {
+        first_entry = ((int32_t *)a->indptr)[0];
+        last_entry = ((int32_t *)a->indptr)[major];
+    } else {
+        first_entry = ((int64_t *)a->indptr)[0];
+        last_entry = ((int64_t *)a->indptr)[major];
+    }
+    return expect(first_entry == 0 && last_entry <= sdata[0], "indptr does not match data") ? 0
+                                                                                            : -1;
+}
+
+/* Whether argument i has the shape s that the call needs; else ValueError.
+ * Coefficient-shaped arrays are (classes, d) for dense X, (d, classes) for
+ * sparse X; dense_hessp stacks the point's and the direction's classes. */
+static int shape_ok(const call *a, int i, const Py_ssize_t *s)
+{
+    const char *name = a->names[i];
+    if (i == ARG_Y || i == ARG_W) {
+        if (s[0] == a->n) return 1;
+        PyErr_Format(PyExc_ValueError, "%s must have X's rows (%zd), not %zd",
+                     a->names[ARG_Y] ? "y and w" : "w", a->n, s[0]);
+        return 0;
+    }
+    int stacked = a->form == DENSE && a->hessp && (i == ARG_COEF || i == ARG_B);
+    Py_ssize_t classes = stacked ? 2 * a->c : a->c;
+    const char *class_name = stacked ? "2 n_classes" : "n_classes";
+    if (i == ARG_B || i == ARG_BDIR || i == ARG_GB) {
+        if (s[0] == classes) return 1;
+        PyErr_Format(PyExc_ValueError, "%s must have %s (%zd) entries, not %zd", name,
+                     class_name, classes, s[0]);
+        return 0;
+    }
+    int sparse = a->form != DENSE;
+    Py_ssize_t rows = sparse ? a->d : classes, cols = sparse ? classes : a->d;
+    if (a->c >= 1 && s[0] == rows && s[1] == cols) return 1;
+    PyErr_Format(PyExc_ValueError, "%s must be (%s, %s) = (%zd, %zd)%s; not (%zd, %zd)", name,
+                 sparse ? "n_features" : class_name, sparse ? class_name : "n_features", rows, cols,
+                 a->c >= 1 ? "" : " with n_classes >= 1", s[0], s[1]);
+    return 0;
+}
+
+/* Takes and checks X and the arguments the entry point has (the tuple args).
+ * Returns 0, or -1 with an exception set. */
+static int take_call(call *a, PyObject *args)
+{
+    Py_ssize_t first = a->form == DENSE ? 1 : 4, count = first;
+    for (int i = 0; i < N_ARGS; i++) count += a->names[i] != NULL;
+    if (PyTuple_GET_SIZE(args) != count) {
+        PyErr_Format(PyExc_TypeError, "expected %zd arguments, got %zd", count,
+                     PyTuple_GET_SIZE(args));
+        return -1;
+    }
+    PyObject *items[4 + N_ARGS];
+    for (Py_ssize_t k = 0; k < count; k++) items[k] = PyTuple_GET_ITEM(args, k);
+    if (a->form == DENSE ? take_dense(a, items[0]) : take_sparse(a, items)) return -1;
+    for (int i = 0; i < N_ARGS; i++) {
+        if (a->names[i] == NULL) continue;
+        int matrix = i == ARG_COEF || i == ARG_DIR || i == ARG_G, output = i >= ARG_G;
+        int optional = !(i == ARG_Y || i == ARG_COEF || i == ARG_DIR || (i == ARG_G && a->hessp));
+        enum kind kind = i == ARG_Y ? KIND_I64 : output ? KIND_F64 : a->real;
+        Py_ssize_t shape[2] = {0, 0};
+        a->arg[i] = take(&a->bufs, items[first++], a->names[i], kind, matrix ? 2 : 1, shape,
+                         output, optional);
+        if (a->arg[i] == NULL && PyErr_Occurred()) return -1;
+        if (i == ARG_COEF) a->c = a->form != DENSE ? shape[1] : a->hessp ? shape[0] / 2 : shape[0];
+        if (a->arg[i] != NULL && !shape_ok(a, i, shape)) return -1;
+    }
+    void *const *p = a->arg;
+    if (!expect(p[ARG_GB] == NULL || p[ARG_G] != NULL, "gb is given without G") ||
+        !expect(a->names[ARG_BDIR] == NULL || (p[ARG_B] == NULL) == (p[ARG_BDIR] == NULL),
+                "b and bv must be both given or both None"))
+        return -1;
+    return 0;
+}
+
+/* BY_REAL(f, args), BY_TYPES(f, args): kernel f for X's dtype (and index
+ * type) of `a` in the chosen variant. */
+#define BY_REAL(f, args) (a.real == KIND_F32 ? CALL(f##_f32, args) : CALL(f##_f64, args))
+#define BY_INDEX(f, args) (a.index == KIND_I32 ? CALL(f##_i32, args) : CALL(f##_i64, args))
+#define BY_TYPES(f, args) (a.real == KIND_F32 ? BY_INDEX(f##_f32, args) : BY_INDEX(f##_f64, args))
+
+/* The entry point for X in `form`: the Hessian product when `hessp`, else the
+ * loss and (when G is given) its gradient. */
+static PyObject *run(PyObject *args, enum form form, int hessp)
+{
+    call a = {.form = form, .hessp = hessp, .names = arg_names[2 * (form != DENSE) + hessp]};
+    PyObject *result = NULL;
+    if (take_call(&a, args)) goto done;
+    Py_ssize_t n = a.n, d = a.d, c = a.c, width = hessp ? 2 * c : c; /* logits per row */
+    size_t itemsize = a.real == KIND_F32 ? 4 : 8;
+    /* Scratch: the logits of a tile of rows (dense), of a row (CSR) or of all
+     * rows (CSC), the exponentials and shifts of a tile or a row, then for
+     * narrow dense X the padded transposed coefficients (narrow_classes). */
+    Py_ssize_t tile = form == DENSE ? tile_rows(d, itemsize) : 1;
+    Py_ssize_t cp = form == DENSE ? narrow_classes(d, width, itemsize) : 0;
+    Py_ssize_t reals = (form == CSC_COLUMNS ? n : tile) * width + tile * (c + 1);
+    void *scratch = malloc((size_t)(reals + d * cp) * itemsize);
+    void *WT = cp ? (char *)scratch + reals * itemsize : NULL;
+    double *sum = malloc((size_t)c * sizeof(double));
+    if (scratch == NULL || sum == NULL) {
+        free(scratch);
+        free(sum);
+        PyErr_NoMemory();
+        goto done;
+    }
+    void *const *p = a.arg;
+    double loss = 0;
+    int status = 0;
+    Py_BEGIN_ALLOW_THREADS;
+#define LOSS p[ARG_Y], p[ARG_W], p[ARG_COEF], p[ARG_B], c, &loss, p[ARG_G], p[ARG_GB]
+#define HESSP p[ARG_W], p[ARG_COEF], p[ARG_DIR], p[ARG_B], p[ARG_BDIR], c, p[ARG_G], p[ARG_GB]
+#define DENSE_CALL(f, ...) BY_REAL(f, (a.X, a.ldx, n, d, __VA_ARGS__, tile, scratch, WT, cp))
+#define SPARSE_CALL(f, ...) BY_TYPES(f, (a.X, a.indices, a.indptr, n, d, __VA_ARGS__))
+    if (form == DENSE && hessp)
+        DENSE_CALL(dense_hessp, p[ARG_W], p[ARG_COEF], p[ARG_B], c, p[ARG_G], p[ARG_GB]);
+    else if (form == DENSE)
+        status = DENSE_CALL(dense_loss_grad, LOSS);
+    else if (form == CSR_ROWS)
+        status = hessp ? SPARSE_CALL(csr_hessp, HESSP, scratch)
+                       : SPARSE_CALL(csr_loss_grad, LOSS, scratch);
+    else
+        status = hessp ? SPARSE_CALL(csc_hessp, HESSP, scratch, sum)
+                       : SPARSE_CALL(csc_loss_grad, LOSS, scratch, sum);
+#undef LOSS
+#undef HESSP
+#undef DENSE_CALL
+#undef SPARSE_CALL
+    Py_END_ALLOW_THREADS;
+    free(scratch);
+    free(sum);
+    if (!expect(status == 0,
+                form == DENSE ? "y holds a class index outside 0 .. n_classes - 1"
+                : hessp ? "invalid sparse block: a column/row index out of range or indptr "
+                          "decreasing"
+                        : "invalid sparse block: a class index or column/row index out of "
+                          "range, or indptr decreasing"))
+        goto done;
+    result = hessp ? Py_NewRef(Py_None) : PyFloat_FromDouble(loss);
+done:
+    release(&a.bufs);
+    return result;
+}
+
+/* ---------------------------------------------------------------------------
+ * The module
+ * ------------------------------------------------------------------------- */
+
+#define ENTRY(name, form, hessp) \
+    static PyObject *name(PyObject *self, PyObject *args) { return run(args, form, hessp); }
+ENTRY(dense_loss_grad, DENSE, 0)
+ENTRY(dense_hessp, DENSE, 1)
+ENTRY(csr_loss_grad, CSR_ROWS, 0)
+ENTRY(csr_hessp, CSR_ROWS, 1)
+ENTRY(csc_loss_grad, CSC_COLUMNS, 0)
+ENTRY(csc_hessp, CSC_COLUMNS, 1)
 
 PyDoc_STRVAR(dense_loss_grad_doc,
              "dense_loss_grad(X, y, w, W, b, G, gb) -> float\n\n"
@@ -215,353 +425,29 @@ PyDoc_STRVAR(dense_loss_grad_doc,
              "X (n, d) float32/float64 C order; y (n,) int64 class indices; w (n,) or None;\n"
              "W (c, d) and b (c,) or None in X's dtype; G (c, d) float64 and gb (c,) float64\n"
              "or None, added to in place. Returns sum_k w_k CE_k as a float.");
-
-static PyObject *dense_loss_grad(PyObject *self, PyObject *args)
-{
-    PyObject *oX, *oy, *ow, *oW, *ob, *oG, *ogb;
-    if (!PyArg_ParseTuple(args, "OOOOOOO", &oX, &oy, &ow, &oW, &ob, &oG, &ogb)) return NULL;
-    buffers bufs = {.n = 0};
-    Py_ssize_t sX[2], sy[1], sw[1], sW[2], sb[1], sG[2], sgb[1];
-    PyObject *result = NULL;
-    enum kind real;
-    Py_ssize_t ldx;
-    void *X = take_rows(&bufs, oX, sX, &real, &ldx);
-    if (X == NULL) goto done;
-    Py_ssize_t n = sX[0], d = sX[1];
-    int64_t *y = take(&bufs, oy, "y", KIND_I64, 1, sy, 0, 0);
-    if (y == NULL) goto done;
-    void *w = take(&bufs, ow, "w", real, 1, sw, 0, 1);
-    if (PyErr_Occurred()) goto done;
-    void *W = take(&bufs, oW, "W", real, 2, sW, 0, 0);
-    if (W == NULL) goto done;
-    Py_ssize_t c = sW[0];
-    void *b = take(&bufs, ob, "b", real, 1, sb, 0, 1);
-    if (PyErr_Occurred()) goto done;
-    double *G = take(&bufs, oG, "G", KIND_F64, 2, sG, 1, 1);
-    if (PyErr_Occurred()) goto done;
-    double *gb = take(&bufs, ogb, "gb", KIND_F64, 1, sgb, 1, 1);
-    if (PyErr_Occurred()) goto done;
-    if (!expect(sy[0] == n && (w == NULL || sw[0] == n), "y and w must have X's rows") ||
-        !expect(sW[1] == d && c >= 1, "W must be (n_classes >= 1, n_features)") ||
-        !expect(b == NULL || sb[0] == c, "b must have n_classes entries") ||
-        !expect(G == NULL || (sG[0] == c && sG[1] == d), "G must have W's shape") ||
-        !expect(gb == NULL || (G != NULL && sgb[0] == c), "gb must have n_classes entries"))
-        goto done;
-    size_t itemsize = real == KIND_F32 ? 4 : 8;
-    Py_ssize_t tile = tile_rows(d, itemsize), cp = narrow_classes(d, c, itemsize);
-    void *scratch = malloc((size_t)(tile * (2 * c + 1) + d * cp) * itemsize);
-    if (scratch == NULL) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    double loss = 0;
-    int status;
-    Py_BEGIN_ALLOW_THREADS;
-    if (real == KIND_F32)
-        status = CALL(dense_loss_grad_f32,
-                      (X, ldx, n, d, y, w, W, b, c, &loss, G, gb, tile, scratch,
-                       cp ? (float *)scratch + tile * (2 * c + 1) : NULL, cp));
-    else
-        status = CALL(dense_loss_grad_f64,
-                      (X, ldx, n, d, y, w, W, b, c, &loss, G, gb, tile, scratch,
-                       cp ? (double *)scratch + tile * (2 * c + 1) : NULL, cp));
-    Py_END_ALLOW_THREADS;
-    free(scratch);
-    if (expect(status == 0, "y holds a class index outside 0 .. n_classes - 1"))
-        result = PyFloat_FromDouble(loss);
-done:
-    release(&bufs);
-    return result;
-}
-
 PyDoc_STRVAR(dense_hessp_doc,
              "dense_hessp(X, w, WV, bv, G, gb) -> None\n\n"
              "Block sums of the Hessian-vector product on dense rows.\n\n"
              "X (n, d); w (n,) or None; WV (2c, d): the point's coef then the direction's;\n"
              "bv (2c,) or None: intercept then its direction; G (c, d) and gb (c,) or None,\n"
              "float64, added to in place.");
-
-static PyObject *dense_hessp(PyObject *self, PyObject *args)
-{
-    PyObject *oX, *ow, *oWV, *obv, *oG, *ogb;
-    if (!PyArg_ParseTuple(args, "OOOOOO", &oX, &ow, &oWV, &obv, &oG, &ogb)) return NULL;
-    buffers bufs = {.n = 0};
-    Py_ssize_t sX[2], sw[1], sWV[2], sbv[1], sG[2], sgb[1];
-    PyObject *result = NULL;
-    enum kind real;
-    Py_ssize_t ldx;
-    void *X = take_rows(&bufs, oX, sX, &real, &ldx);
-    if (X == NULL) goto done;
-    Py_ssize_t n = sX[0], d = sX[1];
-    void *w = take(&bufs, ow, "w", real, 1, sw, 0, 1);
-    if (PyErr_Occurred()) goto done;
-    void *WV = take(&bufs, oWV, "WV", real, 2, sWV, 0, 0);
-    if (WV == NULL) goto done;
-    Py_ssize_t c = sWV[0] / 2;
-    void *bv = take(&bufs, obv, "bv", real, 1, sbv, 0, 1);
-    if (PyErr_Occurred()) goto done;
-    double *G = take(&bufs, oG, "G", KIND_F64, 2, sG, 1, 0);
-    if (G == NULL) goto done;
-    double *gb = take(&bufs, ogb, "gb", KIND_F64, 1, sgb, 1, 1);
-    if (PyErr_Occurred()) goto done;
-    if (!expect(w == NULL || sw[0] == n, "w must have X's rows") ||
-        !expect(sWV[1] == d && c >= 1 && sWV[0] == 2 * c, "WV must be (2 n_classes, n_features)") ||
-        !expect(bv == NULL || sbv[0] == 2 * c, "bv must have 2 n_classes entries") ||
-        !expect(sG[0] == c && sG[1] == d, "G must be (n_classes, n_features)") ||
-        !expect(gb == NULL || sgb[0] == c, "gb must have n_classes entries"))
-        goto done;
-    size_t itemsize = real == KIND_F32 ? 4 : 8;
-    Py_ssize_t tile = tile_rows(d, itemsize), cp = narrow_classes(d, 2 * c, itemsize);
-    void *scratch = malloc((size_t)(tile * (3 * c + 1) + d * cp) * itemsize);
-    if (scratch == NULL) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    Py_BEGIN_ALLOW_THREADS;
-    if (real == KIND_F32)
-        CALL(dense_hessp_f32, (X, ldx, n, d, w, WV, bv, c, G, gb, tile, scratch,
-                               cp ? (float *)scratch + tile * (3 * c + 1) : NULL, cp));
-    else
-        CALL(dense_hessp_f64, (X, ldx, n, d, w, WV, bv, c, G, gb, tile, scratch,
-                               cp ? (double *)scratch + tile * (3 * c + 1) : NULL, cp));
-    Py_END_ALLOW_THREADS;
-    free(scratch);
-    Py_INCREF(Py_None);
-    result = Py_None;
-done:
-    release(&bufs);
-    return result;
-}
-
-/* ---------------------------------------------------------------------------
- * CSR kernels
- * ------------------------------------------------------------------------- */
-
-/* data, indices, indptr of a CSR block: kinds found, n rows; 0 or -1. */
-static int take_csr(buffers *bufs, PyObject *odata, PyObject *oindices, PyObject *oindptr,
-                    enum kind *real, enum kind *index, void **data, void **indices, void **indptr,
-                    Py_ssize_t *n)
-{
-    Py_ssize_t sdata[1], sindices[1], sindptr[1];
-    *data = take_either(bufs, odata, "data", KIND_F32, KIND_F64, 1, sdata, real);
-    if (*data == NULL) return -1;
-    *indices = take_either(bufs, oindices, "indices", KIND_I32, KIND_I64, 1, sindices, index);
-    if (*indices == NULL) return -1;
-    *indptr = take(bufs, oindptr, "indptr", *index, 1, sindptr, 0, 0);
-    if (*indptr == NULL) return -1;
-    *n = sindptr[0] - 1;
-    if (!expect(*n >= 0 && sindices[0] == sdata[0], "data and indices must have equal length"))
-        return -1;
-    /* The kernels check every row's range against its neighbours; the ends here. */
-    Py_ssize_t first_entry, last_entry;
-    if (*index == KIND_I32) {
-        first_entry = ((int32_t *)*indptr)[0];
-        last_entry = ((int32_t *)*indptr)[*n];
-    } else {
-        first_entry = ((int64_t *)*indptr)[0];
-        last_entry = ((int64_t *)*indptr)[*n];
-    }
-    return expect(first_entry == 0 && last_entry <= sdata[0], "indptr does not match data") ? 0
-                                                                                            : -1;
-}
-
-/* The sparse kernels take X in CSR form (by rows: the 4th argument is
- * n_features) or in CSC form (by columns: the 4th argument is n_rows); the
- * CSC kernels are for wide X with many classes (see _kernels_body.h). */
-
-/* csr_loss_grad (by_columns 0) and csc_loss_grad (by_columns 1). */
-static PyObject *sparse_loss_grad(PyObject *args, int by_columns)
-{
-    PyObject *odata, *oindices, *oindptr, *oy, *ow, *oWT, *ob, *oGT, *ogb;
-    Py_ssize_t minor, major, n, d;
-    if (!PyArg_ParseTuple(args, "OOOnOOOOOO", &odata, &oindices, &oindptr, &minor, &oy, &ow,
-                          &oWT, &ob, &oGT, &ogb))
-        return NULL;
-    buffers bufs = {.n = 0};
-    Py_ssize_t sy[1], sw[1], sWT[2], sb[1], sGT[2], sgb[1];
-    PyObject *result = NULL;
-    enum kind real, index;
-    void *data, *indices, *indptr;
-    if (take_csr(&bufs, odata, oindices, oindptr, &real, &index, &data, &indices, &indptr, &major))
-        goto done;
-    n = by_columns ? minor : major;
-    d = by_columns ? major : minor;
-    int64_t *y = take(&bufs, oy, "y", KIND_I64, 1, sy, 0, 0);
-    if (y == NULL) goto done;
-    void *w = take(&bufs, ow, "w", real, 1, sw, 0, 1);
-    if (PyErr_Occurred()) goto done;
-    void *WT = take(&bufs, oWT, "WT", real, 2, sWT, 0, 0);
-    if (WT == NULL) goto done;
-    Py_ssize_t c = sWT[1];
-    void *b = take(&bufs, ob, "b", real, 1, sb, 0, 1);
-    if (PyErr_Occurred()) goto done;
-    double *GT = take(&bufs, oGT, "GT", KIND_F64, 2, sGT, 1, 1);
-    if (PyErr_Occurred()) goto done;
-    double *gb = take(&bufs, ogb, "gb", KIND_F64, 1, sgb, 1, 1);
-    if (PyErr_Occurred()) goto done;
-    if (!expect(n >= 0 && sy[0] == n && (w == NULL || sw[0] == n), "y and w must have X's rows") ||
-        !expect(sWT[0] == d && c >= 1, "WT must be (n_features, n_classes >= 1)") ||
-        !expect(b == NULL || sb[0] == c, "b must have n_classes entries") ||
-        !expect(GT == NULL || (sGT[0] == d && sGT[1] == c), "GT must have WT's shape") ||
-        !expect(gb == NULL || (GT != NULL && sgb[0] == c), "gb must have n_classes entries"))
-        goto done;
-    size_t itemsize = real == KIND_F32 ? 4 : 8;
-    void *scratch = malloc((size_t)((by_columns ? n * c : 0) + 2 * c + 1) * itemsize);
-    double *sum = malloc((size_t)c * sizeof(double));
-    if (scratch == NULL || sum == NULL) {
-        free(scratch);
-        free(sum);
-        PyErr_NoMemory();
-        goto done;
-    }
-    double loss = 0;
-    int status;
-    Py_BEGIN_ALLOW_THREADS;
-#define ROWS (data, indices, indptr, n, d, y, w, WT, b, c, &loss, GT, gb, scratch)
-#define COLUMNS (data, indices, indptr, n, d, y, w, WT, b, c, &loss, GT, gb, scratch, sum)
-    if (by_columns && real == KIND_F32)
-        status = index == KIND_I32 ? CALL(csc_loss_grad_f32_i32, COLUMNS)
-                                   : CALL(csc_loss_grad_f32_i64, COLUMNS);
-    else if (by_columns)
-        status = index == KIND_I32 ? CALL(csc_loss_grad_f64_i32, COLUMNS)
-                                   : CALL(csc_loss_grad_f64_i64, COLUMNS);
-    else if (real == KIND_F32)
-        status = index == KIND_I32 ? CALL(csr_loss_grad_f32_i32, ROWS)
-                                   : CALL(csr_loss_grad_f32_i64, ROWS);
-    else
-        status = index == KIND_I32 ? CALL(csr_loss_grad_f64_i32, ROWS)
-                                   : CALL(csr_loss_grad_f64_i64, ROWS);
-#undef ROWS
-#undef COLUMNS
-    Py_END_ALLOW_THREADS;
-    free(scratch);
-    free(sum);
-    if (expect(status == 0, "invalid sparse block: a class index or column/row index out of "
-                            "range, or indptr decreasing"))
-        result = PyFloat_FromDouble(loss);
-done:
-    release(&bufs);
-    return result;
-}
-
-/* csr_hessp (by_columns 0) and csc_hessp (by_columns 1). */
-static PyObject *sparse_hessp(PyObject *args, int by_columns)
-{
-    PyObject *odata, *oindices, *oindptr, *ow, *oWT, *oVT, *ob, *obv, *oGT, *ogb;
-    Py_ssize_t minor, major, n, d;
-    if (!PyArg_ParseTuple(args, "OOOnOOOOOOO", &odata, &oindices, &oindptr, &minor, &ow, &oWT,
-                          &oVT, &ob, &obv, &oGT, &ogb))
-        return NULL;
-    buffers bufs = {.n = 0};
-    Py_ssize_t sw[1], sWT[2], sVT[2], sb[1], sbv[1], sGT[2], sgb[1];
-    PyObject *result = NULL;
-    enum kind real, index;
-    void *data, *indices, *indptr;
-    if (take_csr(&bufs, odata, oindices, oindptr, &real, &index, &data, &indices, &indptr, &major))
-        goto done;
-    n = by_columns ? minor : major;
-    d = by_columns ? major : minor;
-    void *w = take(&bufs, ow, "w", real, 1, sw, 0, 1);
-    if (PyErr_Occurred()) goto done;
-    void *WT = take(&bufs, oWT, "WT", real, 2, sWT, 0, 0);
-    if (WT == NULL) goto done;
-    void *VT = take(&bufs, oVT, "VT", real, 2, sVT, 0, 0);
-    if (VT == NULL) goto done;
-    Py_ssize_t c = sWT[1];
-    void *b = take(&bufs, ob, "b", real, 1, sb, 0, 1);
-    if (PyErr_Occurred()) goto done;
-    void *bv = take(&bufs, obv, "bv", real, 1, sbv, 0, 1);
-    if (PyErr_Occurred()) goto done;
-    double *GT = take(&bufs, oGT, "GT", KIND_F64, 2, sGT, 1, 0);
-    if (GT == NULL) goto done;
-    double *gb = take(&bufs, ogb, "gb", KIND_F64, 1, sgb, 1, 1);
-    if (PyErr_Occurred()) goto done;
-    if (!expect(n >= 0 && (w == NULL || sw[0] == n), "w must have X's rows") ||
-        !expect(sWT[0] == d && c >= 1, "WT must be (n_features, n_classes >= 1)") ||
-        !expect(sVT[0] == d && sVT[1] == c, "VT must have WT's shape") ||
-        !expect((b == NULL) == (bv == NULL), "b and bv must be both given or both None") ||
-        !expect(b == NULL || (sb[0] == c && sbv[0] == c), "b and bv must have n_classes entries") ||
-        !expect(sGT[0] == d && sGT[1] == c, "GT must have WT's shape") ||
-        !expect(gb == NULL || sgb[0] == c, "gb must have n_classes entries"))
-        goto done;
-    size_t itemsize = real == KIND_F32 ? 4 : 8;
-    void *scratch = malloc((size_t)((by_columns ? 2 * n * c : 2 * c) + c + 1) * itemsize);
-    double *sum = malloc((size_t)c * sizeof(double));
-    if (scratch == NULL || sum == NULL) {
-        free(scratch);
-        free(sum);
-        PyErr_NoMemory();
-        goto done;
-    }
-    int status;
-    Py_BEGIN_ALLOW_THREADS;
-#define ROWS (data, indices, indptr, n, d, w, WT, VT, b, bv, c, GT, gb, scratch)
-#define COLUMNS (data, indices, indptr, n, d, w, WT, VT, b, bv, c, GT, gb, scratch, sum)
-    if (by_columns && real == KIND_F32)
-        status = index == KIND_I32 ? CALL(csc_hessp_f32_i32, COLUMNS)
-                                   : CALL(csc_hessp_f32_i64, COLUMNS);
-    else if (by_columns)
-        status = index == KIND_I32 ? CALL(csc_hessp_f64_i32, COLUMNS)
-                                   : CALL(csc_hessp_f64_i64, COLUMNS);
-    else if (real == KIND_F32)
-        status = index == KIND_I32 ? CALL(csr_hessp_f32_i32, ROWS) : CALL(csr_hessp_f32_i64, ROWS);
-    else
-        status = index == KIND_I32 ? CALL(csr_hessp_f64_i32, ROWS) : CALL(csr_hessp_f64_i64, ROWS);
-#undef ROWS
-#undef COLUMNS
-    Py_END_ALLOW_THREADS;
-    free(scratch);
-    free(sum);
-    if (expect(status == 0, "invalid sparse block: a column/row index out of range or indptr "
-                            "decreasing")) {
-        Py_INCREF(Py_None);
-        result = Py_None;
-    }
-done:
-    release(&bufs);
-    return result;
-}
-
 PyDoc_STRVAR(csr_loss_grad_doc,
              "csr_loss_grad(data, indices, indptr, n_features, y, w, WT, b, GT, gb) -> float\n\n"
              "Block sums of the loss and (when GT is not None) its gradient on CSR rows.\n\n"
              "WT (d, c) in data's dtype: coef transposed, C order; GT (d, c) float64 and\n"
              "gb (c,) float64 or None, added to in place. Returns sum_k w_k CE_k.");
-
-static PyObject *csr_loss_grad(PyObject *self, PyObject *args)
-{
-    return sparse_loss_grad(args, 0);
-}
-
 PyDoc_STRVAR(csc_loss_grad_doc,
              "csc_loss_grad(data, indices, indptr, n_rows, y, w, WT, b, GT, gb) -> float\n\n"
              "csr_loss_grad's sums with X by columns: data, indices (row numbers) and indptr\n"
              "(n_features + 1) of X in CSC form.");
-
-static PyObject *csc_loss_grad(PyObject *self, PyObject *args)
-{
-    return sparse_loss_grad(args, 1);
-}
-
 PyDoc_STRVAR(csr_hessp_doc,
              "csr_hessp(data, indices, indptr, n_features, w, WT, VT, b, bv, GT, gb) -> None\n\n"
              "Block sums of the Hessian-vector product on CSR rows at the point WT (d, c) in\n"
              "the direction VT (d, c), both in data's dtype, C order; b and bv (c,) or both\n"
              "None; GT (d, c) and gb (c,) or None, float64, added to in place.");
-
-static PyObject *csr_hessp(PyObject *self, PyObject *args)
-{
-    return sparse_hessp(args, 0);
-}
-
 PyDoc_STRVAR(csc_hessp_doc,
              "csc_hessp(data, indices, indptr, n_rows, w, WT, VT, b, bv, GT, gb) -> None\n\n"
              "csr_hessp's sums with X by columns (CSC, as csc_loss_grad).");
-
-static PyObject *csc_hessp(PyObject *self, PyObject *args)
-{
-    return sparse_hessp(args, 1);
-}
 
 static PyMethodDef methods[] = {
     {"dense_loss_grad", dense_loss_grad, METH_VARARGS, dense_loss_grad_doc},

@@ -1,10 +1,10 @@
 /* The fused block kernels, written once for one floating type.
  *
- * Included by _kernels.c once per (REAL, INDEX) pair with these macros set:
+ * Included by _kernels_types.h once per REAL type with these macros set:
  *   REAL   float or double: the type of X, the parameters and the logits
  *   VLEN   lanes of a 32-byte vector of REAL (8 or 4)
  *   FN(n)  the name of function n for this type, e.g. n##_f32
- * and, for the CSR kernels, once per index type with
+ * and, for the sparse kernels, once more per index type with
  *   INDEX  int32_t or int64_t, and CSR(n) the name for this (REAL, INDEX) pair.
  *
  * Every kernel is the formula of the same name in math.py on one block of
@@ -96,11 +96,10 @@ INLINE void FN(forward)(const REAL *X, Py_ssize_t ldx, Py_ssize_t rows, Py_ssize
 }
 
 /* Narrow X (few features, many classes): logits with the classes in vectors,
- * a_r = b + sum_j x_rj WT[j, :], no horizontal sums. WT (d, cp) is the
- * coefficients transposed, zero-padded to cp = a multiple of VLEN classes;
- * this does classes k0 .. k0 + NV VLEN - 1 of RB rows at once (RB NV
- * independent accumulators, so the FMA latency is hidden; each vector of WT
- * loaded serves RB rows). */
+ * a_r = b + sum_j x_rj WT[j, :], no horizontal sums. WT (d, cp) is the coefficients
+ * transposed, zero-padded to cp = a multiple of VLEN classes; this does classes
+ * k0 .. k0 + NV VLEN - 1 of RB rows at once (RB NV independent accumulators, so the
+ * FMA latency is hidden; each vector of WT loaded serves RB rows). */
 INLINE void FN(narrow_rows)(const REAL *X, Py_ssize_t ldx, Py_ssize_t d, const REAL *WT,
                             Py_ssize_t cp, Py_ssize_t k0, int RB, int NV, const REAL *b,
                             Py_ssize_t c, REAL *A)
@@ -172,10 +171,9 @@ INLINE void FN(transpose_padded)(const REAL *W, Py_ssize_t c, Py_ssize_t d, Py_s
 
 /* G[k, j:j+width] += sum_r R[r, k] X[r, j:j+width] for KB classes from k0, in
  * 2 vectors (width 2 VLEN) or 1 (width VLEN). R has row stride c, X (and the
- * next tile) ldx, G d. When `next`
- * is not NULL, the same columns of the next tile's rows (next_rows of them)
- * are prefetched meanwhile: the next forward pass then finds them in cache
- * instead of waiting for memory. */
+ * next tile) ldx, G d. When `next` is not NULL, the same columns of the next
+ * tile's rows (next_rows of them) are prefetched meanwhile: the next forward
+ * pass then finds them in cache instead of waiting for memory. */
 INLINE void FN(outer_tile)(const REAL *X, Py_ssize_t ldx, Py_ssize_t rows, Py_ssize_t d,
                            Py_ssize_t j, const REAL *R, Py_ssize_t c, Py_ssize_t k0, int KB, int NV,
                            double *G, const REAL *next, Py_ssize_t next_rows)
@@ -333,16 +331,15 @@ INLINE void FN(rows_curvature)(REAL *E, const REAL *DA, Py_ssize_t lda, Py_ssize
     }
 }
 
-/* Dense loss (and gradient when G is not NULL) sums over n rows.
- * X (n, d), rows ldx >= d apart (contiguous within a row); y (n); w (n) or NULL; W (c, d) C order; b (c) or NULL;
- * G (c, d) and gb (c) or NULL are added to; scratch holds tile * (2c + 1).
+/* Dense loss (and gradient when G is not NULL) sums over n rows. X (n, d), rows
+ * ldx >= d apart (contiguous within a row); y (n); w (n) or NULL; W (c, d) C order;
+ * b (c) or NULL; G (c, d) and gb (c) or NULL are added to; scratch holds tile (2c + 1).
  * WT (d, cp), when not NULL, is workspace for the narrow-X logits (FN(forward_narrow)).
  * Returns -1 on a label out of range (nothing else can fail), else 0. */
 static int FN(dense_loss_grad)(const REAL *X, Py_ssize_t ldx, Py_ssize_t n, Py_ssize_t d,
-                               const int64_t *y,
-                               const REAL *w, const REAL *W, const REAL *b, Py_ssize_t c,
-                               double *loss, double *G, double *gb, Py_ssize_t tile, REAL *scratch,
-                               REAL *WT, Py_ssize_t cp)
+                               const int64_t *y, const REAL *w, const REAL *W, const REAL *b,
+                               Py_ssize_t c, double *loss, double *G, double *gb, Py_ssize_t tile,
+                               REAL *scratch, REAL *WT, Py_ssize_t cp)
 {
     REAL *A = scratch, *E = A + tile * c, *M = E + tile * c;
     if (WT != NULL) FN(transpose_padded)(W, c, d, cp, WT);
@@ -367,14 +364,13 @@ static int FN(dense_loss_grad)(const REAL *X, Py_ssize_t ldx, Py_ssize_t n, Py_s
 }
 
 /* Dense Hessian-product sums over n rows of X (rows ldx apart, as in
- * FN(dense_loss_grad)). WV (2c, d) C order holds the
- * point's coef in rows 0..c-1 and the direction's in rows c..2c-1; bv (2c) the
- * intercept and its direction, or NULL. G (c, d), gb (c) or NULL are added to;
- * scratch holds tile * (3c + 1); WT (d, cp) as in FN(dense_loss_grad), for 2c classes. */
+ * FN(dense_loss_grad)). WV (2c, d) C order holds the point's coef in rows
+ * 0..c-1 and the direction's in rows c..2c-1; bv (2c) the intercept and its
+ * direction, or NULL. G (c, d), gb (c) or NULL are added to; scratch holds
+ * tile * (3c + 1); WT (d, cp) as in FN(dense_loss_grad), for 2c classes. */
 static void FN(dense_hessp)(const REAL *X, Py_ssize_t ldx, Py_ssize_t n, Py_ssize_t d,
-                            const REAL *w,
-                            const REAL *WV, const REAL *bv, Py_ssize_t c, double *G, double *gb,
-                            Py_ssize_t tile, REAL *scratch, REAL *WT, Py_ssize_t cp)
+                            const REAL *w, const REAL *WV, const REAL *bv, Py_ssize_t c, double *G,
+                            double *gb, Py_ssize_t tile, REAL *scratch, REAL *WT, Py_ssize_t cp)
 {
     REAL *A = scratch, *E = A + tile * 2 * c, *M = E + tile * c;
     if (WT != NULL) FN(transpose_padded)(WV, 2 * c, d, cp, WT);
@@ -479,10 +475,9 @@ static int CSR(csr_loss_grad)(const REAL *data, const INDEX *indices, const INDE
     return 0;
 }
 
-/* CSR Hessian-product sums at the point WT (d, c) in the direction VT (d, c),
- * both C order; b and bv (c) or NULL. GT (d, c), gb (c) or NULL are added to;
- * scratch holds 3c + 1. Returns -1 on a column index out of range or a
- * decreasing indptr, else 0. */
+/* CSR Hessian-product sums at the point WT (d, c) in the direction VT (d, c), both
+ * C order; b and bv (c) or NULL. GT (d, c), gb (c) or NULL are added to; scratch
+ * holds 3c + 1. Returns -1 on a column index out of range or a decreasing indptr, else 0. */
 static int CSR(csr_hessp)(const REAL *data, const INDEX *indices, const INDEX *indptr,
                           Py_ssize_t n, Py_ssize_t d, const REAL *w, const REAL *WT,
                           const REAL *VT, const REAL *b, const REAL *bv, Py_ssize_t c,
@@ -553,8 +548,7 @@ INLINE void CSR(csc_backward)(const REAL *data, const INDEX *indices, const INDE
             for (Py_ssize_t k = 0; k < c; k++) gb[k] += (double)R[i * lda + k];
 }
 
-/* CSR(csr_loss_grad) on X by columns. scratch holds n c + 2 c + 1 REAL and
- * c double (sum). */
+/* CSR(csr_loss_grad) on X by columns. scratch holds n c + c + 1 REAL, sum c double. */
 static int CSR(csc_loss_grad)(const REAL *data, const INDEX *indices, const INDEX *indptr,
                               Py_ssize_t n, Py_ssize_t d, const int64_t *y, const REAL *w,
                               const REAL *WT, const REAL *b, Py_ssize_t c, double *loss,
@@ -578,9 +572,8 @@ static int CSR(csc_loss_grad)(const REAL *data, const INDEX *indices, const INDE
     return 0;
 }
 
-/* CSR(csr_hessp) on X by columns, with the point's WT (d, c) and the
- * direction's VT (d, c) apart; b and bv (c) or NULL. scratch holds
- * 2 n c + c + 1 REAL and c double (sum). */
+/* CSR(csr_hessp) on X by columns, with the point's WT (d, c) and the direction's
+ * VT (d, c) apart; b and bv (c) or NULL. scratch holds 2 n c + c + 1 REAL, sum c double. */
 static int CSR(csc_hessp)(const REAL *data, const INDEX *indices, const INDEX *indptr,
                           Py_ssize_t n, Py_ssize_t d, const REAL *w, const REAL *WT,
                           const REAL *VT, const REAL *b, const REAL *bv, Py_ssize_t c,

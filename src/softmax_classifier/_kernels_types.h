@@ -1,5 +1,9 @@
 /* One variant (VARIANT: a name suffix) of every kernel: float32 and float64
- * data, and for CSR int32 and int64 indices. Included by _kernels.c. */
+ * data, and for the sparse kernels int32 and int64 indices. Included by
+ * _kernels.c, and by itself once per floating type (TYPE_SUFFIX defined). */
+
+#ifndef TYPE_SUFFIX
+
 #define REAL float
 #define IREAL int32_t
 #define VLEN 8
@@ -10,29 +14,8 @@
 #define EXP_BIAS 127
 #define EXP_SHIFT 23
 #define EXP_MIN -87.0f
-#define FN(name) CAT(name, _f32, VARIANT)
-#include "_kernels_body.h"
-#define INDEX int32_t
-#define CSR(name) CAT(name, _f32_i32, VARIANT)
-#include "_kernels_body.h"
-#undef INDEX
-#undef CSR
-#define INDEX int64_t
-#define CSR(name) CAT(name, _f32_i64, VARIANT)
-#include "_kernels_body.h"
-#undef INDEX
-#undef CSR
-#undef REAL
-#undef IREAL
-#undef VLEN
-#undef EXP_MAGIC
-#undef EXP_LN2_HI
-#undef EXP_LN2_LO
-#undef EXP_DEGREE
-#undef EXP_BIAS
-#undef EXP_SHIFT
-#undef EXP_MIN
-#undef FN
+#define TYPE_SUFFIX _f32
+#include "_kernels_types.h"
 
 #define REAL double
 #define IREAL int64_t
@@ -44,17 +27,25 @@
 #define EXP_BIAS 1023
 #define EXP_SHIFT 52
 #define EXP_MIN -708.0
-#define FN(name) CAT(name, _f64, VARIANT)
+#define TYPE_SUFFIX _f64
+#include "_kernels_types.h"
+
+#else /* one floating type: its dense kernels, then its sparse kernels per index type */
+
+#define FN(name) CAT(name, TYPE_SUFFIX, VARIANT)
+#define CSR(name) CAT4(name, TYPE_SUFFIX, INDEX_SUFFIX, VARIANT)
 #include "_kernels_body.h"
 #define INDEX int32_t
-#define CSR(name) CAT(name, _f64_i32, VARIANT)
+#define INDEX_SUFFIX _i32
 #include "_kernels_body.h"
 #undef INDEX
-#undef CSR
+#undef INDEX_SUFFIX
 #define INDEX int64_t
-#define CSR(name) CAT(name, _f64_i64, VARIANT)
+#define INDEX_SUFFIX _i64
 #include "_kernels_body.h"
 #undef INDEX
+#undef INDEX_SUFFIX
+#undef FN
 #undef CSR
 #undef REAL
 #undef IREAL
@@ -66,4 +57,6 @@
 #undef EXP_BIAS
 #undef EXP_SHIFT
 #undef EXP_MIN
-#undef FN
+#undef TYPE_SUFFIX
+
+#endif
