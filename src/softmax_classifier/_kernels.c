@@ -197,6 +197,7 @@ static const char *const arg_names[4][N_ARGS] = {
     {NULL, "w", "WT", "VT", "b", "bv", "GT", "gb"},   /* csr_hessp, csc_hessp */
 };
 
+/* One call: what the entry point is, and its arrays once taken and checked. */
 typedef struct {
     enum form form;
     int hessp;                  /* the Hessian product, else the loss (and gradient) */
