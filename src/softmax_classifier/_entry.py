@@ -1,7 +1,7 @@
 """The ``softmax`` console script: Ctrl-C handling first, then the command.
 
-Importing :mod:`softmax_classifier.cli` (argparse, csv, json, ...) takes a
-noticeable moment on a busy machine; a Ctrl-C in it would print Python's
+Importing :mod:`softmax_classifier.cli` (argparse and the parser's modules) takes
+a moment on a busy machine; a Ctrl-C in it would print Python's
 traceback. This module, which only the console script imports, installs a
 handler at import that ends the process the way the command does (one line,
 exit status 130) until :func:`softmax_classifier.cli.main` takes over.

@@ -1,0 +1,333 @@
+"""``softmax predict``, ``evaluate`` and ``inspect``: use and examine a model file.
+
+``predict`` and ``evaluate`` read a data file (or standard input) with the
+model's feature columns and score it; ``inspect`` describes a model file from
+one read of it, without building an estimator.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+from softmax_classifier.cli._common import (
+    STDIO,
+    CommandError,
+    align,
+    call,
+    console,
+    data_name,
+    data_path,
+    feature_names,
+    key_value_table,
+    metrics,
+    print_table,
+    read_for_model,
+    shorten,
+    write_csv,
+)
+
+__all__ = ["evaluate", "inspect", "predict"]
+
+
+def predict(args):
+    """``softmax predict``: write the labels (and probabilities) of a data file's rows.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        As parsed by :func:`softmax_classifier.cli.build_parser`.
+
+    Returns
+    -------
+    int
+        Exit status 0 (problems raise :class:`ValueError` or :class:`OSError`).
+    """
+    import numpy as np
+
+    from softmax_classifier._atomic import atomic_write, check_output_path
+    from softmax_classifier.estimator import load
+
+    to_file = args.output not in (None, STDIO)
+    if to_file:
+        check_output_path(args.output)  # before reading anything
+    model = load(args.model)
+    with data_path(args.data, args.format) as (path, format):
+        data = read_for_model(model, path, target=args.target, format=format, args=args)
+    X = align(feature_names(model), model.n_features_in_, data)
+    proba = call(model.predict_proba, X)
+    classes = model.classes_
+    header = ["prediction"]
+    columns = [classes[np.argmax(proba, axis=1)]]
+    if args.proba:
+        header += [f"proba_{c}" for c in classes]
+        columns += list(proba.T)
+    if args.top_k:
+        k = min(args.top_k, len(classes))
+        order = np.argsort(-proba, axis=1, kind="stable")[:, :k]
+        top_proba = np.take_along_axis(proba, order, axis=1)
+        for rank in range(k):
+            header += [f"top{rank + 1}", f"top{rank + 1}_proba"]
+            columns += [classes[order[:, rank]], top_proba[:, rank]]
+    rows = zip(*columns, strict=True)
+    if to_file:
+        with atomic_write(args.output, "w", encoding="utf-8", newline="") as stream:
+            write_csv(stream, header, rows)
+        console(stderr=True).print(f"wrote {X.shape[0]} predictions to {args.output}")
+    else:
+        write_csv(sys.stdout, header, rows)
+    return 0
+
+
+def evaluate(args):
+    """``softmax evaluate``: the model's scores on a labelled data file, as tables or JSON.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        As parsed by :func:`softmax_classifier.cli.build_parser`.
+
+    Returns
+    -------
+    int
+        Exit status 0.
+    """
+    import numpy as np
+
+    from softmax_classifier import plots
+    from softmax_classifier._atomic import check_output_path
+    from softmax_classifier.estimator import load
+
+    if args.figure is not None and Path(args.figure).parent.is_dir():
+        check_output_path(args.figure)  # before reading anything (new folders are made later)
+    model = load(args.model)
+    with data_path(args.data, args.format) as (path, format):
+        target = args.target
+        if target is None:
+            target = _default_target(model, path, format, args)
+        data = read_for_model(
+            model, path, target=target, format=format, require_target=True, args=args
+        )
+    X = align(feature_names(model), model.n_features_in_, data)
+    scores = metrics(model, X, data.y)
+    if args.figure is not None:
+        plots.plot_confusion_matrix(
+            np.asarray(scores["confusion_matrix"]),
+            [str(label) for label in scores["labels"]],
+            args.figure,
+        )
+    if args.json:
+        print(json.dumps(scores, indent=2))
+        return 0
+    from rich.table import Table
+
+    out = console()
+    summary = key_value_table()
+    summary.add_row("rows", str(scores["n_samples"]))
+    summary.add_row("accuracy", f"{scores['accuracy']:.4f}")
+    summary.add_row("log-loss", f"{scores['log_loss']:.6f}")
+    summary.add_row("calibration error (ECE)", f"{scores['expected_calibration_error']:.4f}")
+    print_table(out, summary)
+    per_class = Table(title="per class")
+    for name in ("label", "precision", "recall", "f1", "support"):
+        per_class.add_column(name, justify="left" if name == "label" else "right")
+    for row in scores["per_class"]:
+        per_class.add_row(
+            str(row["label"]),
+            f"{row['precision']:.4f}",
+            f"{row['recall']:.4f}",
+            f"{row['f1']:.4f}",
+            str(row["support"]),
+        )
+    print_table(out, per_class)
+    labels = [str(label) for label in scores["labels"]]
+    if len(labels) <= 20:
+        matrix = Table(title="confusion matrix (rows: true, columns: predicted)")
+        matrix.add_column("")
+        for label in labels:
+            matrix.add_column(label, justify="right")
+        for label, counts in zip(labels, scores["confusion_matrix"], strict=True):
+            matrix.add_row(label, *map(str, counts))
+        print_table(out, matrix)
+    if args.figure is not None:
+        out.print(f"confusion matrix figure: {args.figure}")
+    return 0
+
+
+def _default_target(model, path, format, args):
+    """``evaluate``'s label column when ``--target`` is not given.
+
+    The target name stored in the model file (``train --target``), else the
+    one column of a CSV/Parquet file that is not among the model's features.
+    LIBSVM and npz files carry their labels: no column is needed.
+    """
+    from softmax_classifier.io import detect_format
+
+    kind = format or detect_format(path)
+    if kind not in ("csv", "parquet"):
+        return None
+    stored = getattr(model, "target_name_", None)  # as the model file has it
+    if stored is not None:
+        return str(stored)
+    columns = _column_names(path, kind, args)
+    names = set(feature_names(model) or [])
+    extra = [c for c in (columns or []) if c not in names]
+    if names and len(extra) == 1:
+        return extra[0]
+    shown = data_name(args.data, path)
+    raise CommandError(
+        f"--target is required: the model file does not name its label column, and {shown} "
+        f"has {len(extra)} columns the model does not use ({shorten(extra, 5)})"
+    )
+
+
+def _column_names(path, kind, args):
+    """The column names of a CSV or Parquet file, without reading its rows."""
+    if getattr(args, "no_header", False):
+        return None
+    if kind == "parquet":
+        import pyarrow.dataset as ds
+
+        return [str(name) for name in ds.dataset(path, format="parquet").schema.names]
+    import pyarrow.csv as pa_csv
+
+    with pa_csv.open_csv(path) as reader:
+        return [str(name) for name in reader.schema.names]
+
+
+def inspect(args):
+    """``softmax inspect``: describe a model file, as tables or JSON.
+
+    The file is read once (:func:`softmax_classifier.model_file.load`, every
+    check included); the description comes from its tensors and metadata.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        As parsed by :func:`softmax_classifier.cli.build_parser`.
+
+    Returns
+    -------
+    int
+        Exit status 0.
+    """
+    if args.model == STDIO:
+        raise CommandError("inspect reads a model file by name, not from standard input")
+    info = _description(args.model, args.top)
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    _print_description(info)
+    return 0
+
+
+def _description(path, top):
+    """What ``inspect`` shows of the model file at ``path``, with ``top`` features per class."""
+    import numpy as np
+
+    from softmax_classifier import model_file
+
+    tensors, metadata = model_file.load(path)
+    coef, intercept = tensors["coef"], tensors["intercept"]
+    names = metadata["feature_names"] or [f"x{j}" for j in range(metadata["n_features"])]
+    k = min(top, len(names))
+    top_features = []
+    for label, weights in zip(model_file.restore_classes(metadata), coef, strict=True):
+        order = np.argsort(weights, kind="stable")
+        top_features.append(
+            {
+                "class": label.item() if isinstance(label, np.generic) else label,
+                "most_positive": [[str(names[j]), float(weights[j])] for j in order[::-1][:k]],
+                "most_negative": [[str(names[j]), float(weights[j])] for j in order[:k]],
+            }
+        )
+    return {
+        "model": str(path),
+        "file_size_bytes": os.path.getsize(path),
+        "library_version": metadata["library_version"],
+        "format_version": metadata["format_version"],
+        "classes": metadata["classes"],
+        "class_type": metadata["class_type"],
+        "n_classes": len(metadata["classes"]),
+        "n_features": metadata["n_features"],
+        "n_parameters": int(coef.size + intercept.size),
+        "feature_names": metadata["feature_names"],
+        "target_name": metadata.get("target_name"),
+        "coef_shape": list(coef.shape),
+        "dtype": metadata["dtype"],
+        "preprocessing": metadata["preprocessing"],
+        "hyperparameters": metadata["hyperparameters"],
+        "alpha_used": metadata.get("alpha_used"),
+        "fit_report": _summarise_report(metadata["fit_report"]),
+        "top_features": top_features,
+    }
+
+
+def _print_description(info):
+    """``inspect``'s tables of :func:`_description`'s ``info``."""
+    from rich.table import Table
+
+    out = console()
+    table = key_value_table()
+    for key in ("model", "library_version", "format_version", "class_type", "n_classes"):
+        table.add_row(key.replace("_", " "), str(info[key]))
+    table.add_row("file size", f"{info['file_size_bytes']} bytes")
+    table.add_row("classes", shorten(info["classes"]))
+    if info["target_name"] is not None:
+        table.add_row("target", info["target_name"])
+    table.add_row("features", str(info["n_features"]))
+    table.add_row("feature names", shorten(info["feature_names"] or ["(none)"]))
+    table.add_row("coef shape", " x ".join(map(str, info["coef_shape"])))
+    table.add_row("parameters", f"{info['n_parameters']} (weights and intercepts)")
+    table.add_row("dtype", info["dtype"])
+    preprocessing = info["preprocessing"]
+    table.add_row(
+        "preprocessing",
+        "standardised (mean and scale stored)"
+        if preprocessing["standardize"] and preprocessing["center"]
+        else "scaled, not centred"
+        if preprocessing["standardize"]
+        else "none",
+    )
+    params = info["hyperparameters"]
+    table.add_row("hyperparameters", ", ".join(f"{k}={v!r}" for k, v in params.items()))
+    if info["alpha_used"] is not None:
+        table.add_row("alpha used", f"{info['alpha_used']:.6g}")
+    for key, value in (info["fit_report"] or {}).items():
+        shown = f"{value:.6g}" if isinstance(value, float) else str(value)
+        table.add_row(f"fit {key.replace('_', ' ')}", shown)
+    print_table(out, table)
+    if not any(entry["most_positive"] for entry in info["top_features"]):
+        return
+    unit = " (per standard deviation)" if preprocessing["standardize"] else ""
+    features = Table(title=f"most positive and negative weights{unit}")
+    features.add_column("class")
+    features.add_column("most positive")
+    features.add_column("most negative")
+    for entry in info["top_features"]:
+        features.add_row(
+            str(entry["class"]),
+            ", ".join(f"{n} {w:+.3g}" for n, w in entry["most_positive"]),
+            ", ".join(f"{n} {w:+.3g}" for n, w in entry["most_negative"]),
+        )
+    print_table(out, features)
+
+
+def _summarise_report(report):
+    """The fit report of a model file without its objective history (its last value kept)."""
+    if report is None:
+        return None
+    history = report.get("objective_history") or [float("nan")]
+    keys = (
+        "solver",
+        "solver_reason",
+        "stop_reason",
+        "message",
+        "n_iter",
+        "grad_norm",
+        "n_passes",
+        "time_seconds",
+    )
+    return {**{k: report.get(k) for k in keys}, "final_objective": history[-1]}
