@@ -66,6 +66,9 @@ class Transform:
 class Transformable:
     """Mixin: ``transformed(...)`` views of a source with ``class_totals`` and ``_transform``."""
 
+    #: Blocks carry the weights as given (times class weights): no common factor.
+    weight_scale = 1.0
+
     def transformed(self, *, mean=None, scale=None, class_weight=None):
         """The source's rows, standardised and/or weighted by class (a cheap copy).
 

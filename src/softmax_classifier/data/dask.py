@@ -20,9 +20,11 @@ import concurrent.futures
 import numpy as np
 import scipy.sparse as sp
 
+from softmax_classifier.data._blocks import shuffled_batches
+from softmax_classifier.data._checks import first_problem, problem_message
 from softmax_classifier.data._parallel import add_in_order
+from softmax_classifier.data._statistics import totals_by_label
 from softmax_classifier.data._transform import Transform, Transformable
-from softmax_classifier.data.stream import _totals_by_label
 
 __all__ = ["DaskData", "DaskFitError"]
 
@@ -80,10 +82,12 @@ class DaskData(Transformable):
         Sum of weights (row counts when unweighted) and rows per class, float64.
     total_weight : float
         Sum of the weights the objective sees (class weights included).
-    block_rows : list of int
+    block_sizes : list of int
         Rows in each block, in order.
     feature_names : list of str or None
         A dataframe's column names; None for an array.
+    target_name : str or None
+        The name of the label series, if it has one.
 
     Raises
     ------
@@ -110,7 +114,7 @@ class DaskData(Transformable):
     >>> cluster = LocalCluster(n_workers=2, processes=False, dashboard_address=":0")
     >>> client = Client(cluster)
     >>> source = DaskData(da.from_array(X, chunks=50), da.from_array(y, chunks=50))
-    >>> source.shape, source.block_rows
+    >>> source.shape, source.block_sizes
     ((150, 4), [50, 50, 50])
     >>> model = SoftmaxClassifier().fit(source)  # or fit(dask_X, dask_y)
     >>> model.predict(X[:3])
@@ -128,6 +132,8 @@ class DaskData(Transformable):
         parts, names, self.is_sparse = _partitions(X, y, sample_weight)
         self.dtype = _block_dtype(X, dtype)
         self.feature_names = names
+        name = getattr(y, "name", None)
+        self.target_name = name if isinstance(name, str) else None
         self._transform = Transform()
         self._parts = []
         self._address = getattr(self.client, "scheduler", None) and self.client.scheduler.address
@@ -137,10 +143,10 @@ class DaskData(Transformable):
         )
         summaries = self._gather([self.client.submit(_summarise_block, r) for r in raw])
         self._check(summaries)
-        self.block_rows = [s["n_rows"] for s in summaries]
-        self.n_samples = int(sum(self.block_rows))
+        self.block_sizes = [s["n_rows"] for s in summaries]
+        self.n_samples = int(sum(self.block_sizes))
         self.n_features = summaries[0]["n_features"]
-        self.classes, self.class_totals, self.class_counts = _totals_by_label(
+        self.classes, self.class_totals, self.class_counts = totals_by_label(
             [s["labels"] for s in summaries]
         )
         self.total_weight = float(self.class_totals.sum())
@@ -152,6 +158,18 @@ class DaskData(Transformable):
     @property
     def shape(self):
         return (self.n_samples, self.n_features)
+
+    @property
+    def block_rows(self):
+        """Deprecated: the rows of each block, now :attr:`block_sizes`."""
+        import warnings
+
+        warnings.warn(
+            "DaskData.block_rows is deprecated: use block_sizes (a list, one entry per block).",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.block_sizes
 
     # -- the data-source interface -------------------------------------------------
     def reduce(self, block_fn, *args):
@@ -202,20 +220,24 @@ class DaskData(Transformable):
         ------
         X_batch, y_batch, weight_batch
         """
-        leftover = None
-        for k in rng.permutation(len(self._parts)):
-            X, y, w = self._transform.apply(*_copy_block(self._fetch(self._parts[k])))
-            if leftover is not None:
-                X, y, w = _stack([leftover, (X, y, w)])
-            order = rng.permutation(len(y))
-            n_full = (len(y) // batch_size) * batch_size
-            for start in range(0, n_full, batch_size):
-                rows = np.sort(order[start : start + batch_size])
-                yield X[rows], y[rows], None if w is None else w[rows]
-            rest = np.sort(order[n_full:])
-            leftover = (X[rest], y[rest], None if w is None else w[rest]) if len(rest) else None
-        if leftover is not None:
-            yield leftover
+        order = rng.permutation(len(self._parts))
+        yield from shuffled_batches(self._blocks(order), batch_size, rng)
+
+    def blocks(self):
+        """Yield the blocks in order, brought to the client one at a time, transformed.
+
+        Yields
+        ------
+        X_block : ndarray or CSR matrix of shape (rows, n_features)
+        y_block : ndarray of shape (rows,)
+        weight_block : ndarray of shape (rows,) or None
+        """
+        return self._blocks(range(len(self._parts)))
+
+    def _blocks(self, order):
+        self._check_client()
+        for k in order:
+            yield self._transform.apply(*_copy_block(self._fetch(self._parts[k])))
 
     def labelled_blocks(self):
         """Yield ``(X_block, labels_block)`` as given: no transform, original labels.
@@ -278,10 +300,9 @@ class DaskData(Transformable):
         start = 0
         for k, s in enumerate(summaries):
             if s["problem"] is not None:
-                row, what = s["problem"]
-                raise ValueError(
-                    f"{what} in row {start + row} (block {k}, row {row} of the block)."
-                )
+                row, problem, detail = s["problem"]
+                where = f"block {k}, row {row} of the block"
+                raise ValueError(problem_message(problem, start + row, [detail, where]))
             start += s["n_rows"]
         if start == 0:
             raise ValueError("X has no rows.")
@@ -435,26 +456,11 @@ def _column(v, name):
 
 
 def _summarise_block(block):
-    """Row count, labels with their weights, and the first bad value of a block."""
+    """Row count, labels with their weights, and the first bad row of a block."""
     X, y, w = block
-    problem = None
-    values = X.data if sp.issparse(X) else X
-    bad = ~np.isfinite(values)
-    if bad.any():
-        if sp.issparse(X):
-            k = int(np.argmax(bad))
-            row = int(np.searchsorted(X.indptr, k, side="right")) - 1
-        else:
-            row = int(np.argmax(bad.any(axis=1)))
-        problem = (row, "a missing, NaN or infinite feature value")
-    elif y.dtype.kind == "f" and not np.isfinite(y).all():
-        problem = (int(np.argmax(~np.isfinite(y))), "a missing or infinite label")
-    elif y.dtype == object and any(v is None for v in y):
-        problem = ([v is None for v in y].index(True), "a missing label")
-    elif w is not None and not (np.isfinite(w) & (w >= 0)).all():
-        problem = (int(np.argmax(~(np.isfinite(w) & (w >= 0)))), "a negative or non-finite weight")
+    problem = first_problem(X, y, w)
     if problem is None and len(y):
-        labels = _totals_by_label([(y, w, None)])
+        labels = totals_by_label([(y, w, None)])
     else:
         labels = (y[:0], np.zeros(0), np.zeros(0))
     return {"n_rows": X.shape[0], "n_features": X.shape[1], "problem": problem, "labels": labels}
@@ -479,11 +485,3 @@ def _evaluate(block_fn, transform, block, *args):
 
 def _add(*results):
     return add_in_order(results)
-
-
-def _stack(parts):
-    Xs = [p[0] for p in parts]
-    X = sp.vstack(Xs, format="csr") if sp.issparse(Xs[0]) else np.concatenate(Xs)
-    y = np.concatenate([p[1] for p in parts])
-    w = None if parts[0][2] is None else np.concatenate([p[2] for p in parts])
-    return X, y, w

@@ -22,6 +22,8 @@ class InMemoryData:
 
     A data source knows how to walk rows and nothing about the model: the
     objective passes in a block function and the source adds up its results.
+    It implements :class:`~softmax_classifier.data.DataSource`; open one from
+    labels of any type with :func:`~softmax_classifier.data.as_source`.
 
     Parameters
     ----------
@@ -29,9 +31,15 @@ class InMemoryData:
         float32 or float64; sparse input should be CSR (other formats are
         converted once).
     y : ndarray of shape (n_samples,)
-        Integer class indices.
+        Integer class indices (into ``classes``).
     sample_weight : ndarray of shape (n_samples,) or None, default=None
-        Stored in ``X.dtype``. ``None`` means all ones.
+        Stored in ``X.dtype`` for the blocks (and in float64 for
+        :meth:`transformed`, which rescales weights that ``X.dtype`` cannot
+        hold). ``None`` means all ones.
+    classes : ndarray of shape (n_classes,) or None, default=None
+        The labels the indices stand for; by default ``0 .. max(y)``.
+    feature_names : sequence of str or None, default=None
+    target_name : str or None, default=None
     block_rows : int or None, default=None
         Rows per block for :meth:`reduce`. By default about four blocks per
         thread, each holding between 2**18 and 2**22 stored entries of ``X``
@@ -51,29 +59,69 @@ class InMemoryData:
         ``X.dtype``.
     is_sparse : bool
         Whether ``X`` is a sparse matrix.
+    classes : ndarray of shape (n_classes,)
+    class_counts, class_totals : ndarray of shape (n_classes,)
+        Rows and sum of weights per class, float64.
     total_weight : float
         ``sum(sample_weight)`` in float64 (``n_samples`` when unweighted).
+    weight_scale : float
+        1, or the factor :meth:`transformed` divided the weights by.
     """
 
-    def __init__(self, X, y, sample_weight=None, *, block_rows=None, n_threads=None):
+    def __init__(
+        self,
+        X,
+        y,
+        sample_weight=None,
+        *,
+        classes=None,
+        feature_names=None,
+        target_name=None,
+        block_rows=None,
+        n_threads=None,
+    ):
         if sp.issparse(X) and X.format != "csr":
             X = X.tocsr()
         self.X = X
         self.y = np.asarray(y)
-        self.sample_weight = (
-            None if sample_weight is None else np.asarray(sample_weight, dtype=X.dtype)
-        )
+        # The weights as given (float64, no copy when they are), for transformed().
+        self._given = None if sample_weight is None else np.asarray(sample_weight, np.float64)
+        with np.errstate(over="ignore", under="ignore"):  # see transformed(): rescaled there
+            self.sample_weight = (
+                None if sample_weight is None else self._given.astype(X.dtype, copy=False)
+            )
         self.n_samples, self.n_features = X.shape
         self.dtype = X.dtype
         self.is_sparse = sp.issparse(X)
+        if classes is None:
+            classes = np.arange(int(self.y.max()) + 1 if self.y.size else 0)
+        self.classes = np.asarray(classes)
+        self.feature_names = feature_names
+        self.target_name = target_name
         if self.sample_weight is None:
             self.total_weight = float(self.n_samples)
         else:
-            self.total_weight = float(np.sum(self.sample_weight, dtype=np.float64))
+            with np.errstate(over="ignore"):  # inf: transformed() rescales
+                self.total_weight = float(np.sum(self.sample_weight, dtype=np.float64))
+        self.weight_scale = 1.0
         self.n_threads = available_cpus() if n_threads is None else max(1, int(n_threads))
         if block_rows is None:
             block_rows = _default_block_rows(X, self.n_threads)
         self.block_rows = max(1, int(block_rows))
+
+    @property
+    def shape(self):
+        return (self.n_samples, self.n_features)
+
+    @property
+    def class_counts(self):
+        return np.bincount(self.y, minlength=len(self.classes)).astype(np.float64)
+
+    @property
+    def class_totals(self):
+        if self._given is None:
+            return self.class_counts
+        return np.bincount(self.y, weights=self._given, minlength=len(self.classes))
 
     def blocks(self):
         """Yield consecutive row blocks.
@@ -88,6 +136,17 @@ class InMemoryData:
             rows = slice(start, start + self.block_rows)
             weights = None if self.sample_weight is None else self.sample_weight[rows]
             yield _rows(self.X, rows), self.y[rows], weights
+
+    def labelled_blocks(self):
+        """Yield ``(X_block, labels_block)``: the rows with their labels from ``classes``.
+
+        Yields
+        ------
+        X_block : ndarray or sparse matrix of shape (block_rows, n_features)
+        labels_block : ndarray of shape (block_rows,)
+        """
+        for X, y, _ in self.blocks():
+            yield X, self.classes[y]
 
     def reduce(self, block_fn, *args):
         """Sum ``block_fn(X_block, y_block, weight_block, *args)`` over all blocks.
@@ -136,6 +195,60 @@ class InMemoryData:
             rows = np.sort(rows)
             weights = None if self.sample_weight is None else self.sample_weight[rows]
             yield self.X[rows], self.y[rows], weights
+
+    def transformed(self, *, mean=None, scale=None, class_weight=None):
+        """These rows standardised and weighted by class, as a new in-memory source.
+
+        Unlike sources read block by block, the transform is done once here:
+        ``X`` is copied as ``(X - mean) / scale`` (sparse: scaled only), and
+        the weights ``sample_weight * class_weight[y]`` are divided by their
+        largest value (``weight_scale``), so that neither 1e300 in float32 nor
+        1e-300 turns into inf or 0 (the objective's weighted mean does not
+        depend on a common factor).
+
+        Parameters
+        ----------
+        mean, scale : ndarray of shape (n_features,) or None
+        class_weight : ndarray of shape (n_classes,) or None
+
+        Returns
+        -------
+        InMemoryData
+            Call it on the source as opened: a view's rows are already
+            transformed.
+        """
+        X = self.X
+        if mean is not None and self.is_sparse:
+            raise ValueError("sparse rows cannot be centred: pass mean=None")
+        if scale is not None and self.is_sparse:
+            X = X.multiply((1.0 / scale).astype(X.dtype)).tocsr()
+        elif scale is not None or mean is not None:
+            X = X.copy() if mean is None else X - mean.astype(X.dtype)
+            if scale is not None:
+                X /= scale.astype(X.dtype)
+        weights = self._given
+        if class_weight is not None:
+            class_weights = np.asarray(class_weight, dtype=np.float64)[self.y]
+            weights = class_weights if weights is None else weights * class_weights
+        largest = 1.0
+        if weights is not None:
+            largest = float(weights.max()) if weights.size else 0.0
+            if not largest > 0:
+                raise ValueError(
+                    "The sample weights sum to zero: at least one row needs weight > 0."
+                )
+            weights = weights / largest
+        view = InMemoryData(
+            X,
+            self.y,
+            weights,
+            classes=self.classes,
+            feature_names=self.feature_names,
+            target_name=self.target_name,
+            n_threads=self.n_threads,
+        )
+        view.weight_scale = largest
+        return view
 
 
 def _default_block_rows(X, n_threads):

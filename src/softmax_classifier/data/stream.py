@@ -17,9 +17,10 @@ from __future__ import annotations
 import os
 
 import numpy as np
-import scipy.sparse as sp
 
+from softmax_classifier.data._blocks import shuffled_batches
 from softmax_classifier.data._parallel import add_in_order, available_cpus, map_in_order
+from softmax_classifier.data._statistics import totals_by_label
 from softmax_classifier.data._transform import Transform, Transformable
 from softmax_classifier.io import csv_text, libsvm, parquet
 from softmax_classifier.io.columns import (
@@ -308,7 +309,7 @@ class StreamingData(Transformable):
             labels.append((y, weights, None))
             n_samples += table.num_rows
             # Keep only distinct labels with their weight totals, not all rows.
-            labels = [_totals_by_label(labels)]
+            labels = [totals_by_label(labels)]
         if n_samples == 0:
             raise DataFileError(f"no data rows in {self.path}")
         self.n_samples = n_samples
@@ -320,6 +321,11 @@ class StreamingData(Transformable):
     @property
     def shape(self):
         return (self.n_samples, self.n_features)
+
+    @property
+    def target_name(self):
+        """str or None: the label column (None for LIBSVM files, whose lines lead with it)."""
+        return None if self.target is None else str(self.target)
 
     # -- the data-source interface -------------------------------------------------
     def blocks(self):
@@ -389,27 +395,7 @@ class StreamingData(Transformable):
         y_batch : ndarray of shape (rows,)
         weight_batch : ndarray of shape (rows,) or None
         """
-        pending, n_pending = [], 0
-        for part in self._shuffled_parts(rng):
-            pending.append(part)
-            n_pending += len(part[1])
-            if n_pending < self.shuffle_rows:
-                continue
-            X, y, w = _concatenate(pending)
-            order = rng.permutation(len(y))
-            n_full = (len(y) // batch_size) * batch_size
-            for start in range(0, n_full, batch_size):
-                rows = np.sort(order[start : start + batch_size])
-                yield X[rows], y[rows], None if w is None else w[rows]
-            rest = order[n_full:]
-            pending = [(X[rest], y[rest], None if w is None else w[rest])]
-            n_pending = len(rest)
-        if n_pending:
-            X, y, w = _concatenate(pending)
-            order = rng.permutation(len(y))
-            for start in range(0, len(y), batch_size):
-                rows = np.sort(order[start : start + batch_size])
-                yield X[rows], y[rows], None if w is None else w[rows]
+        yield from shuffled_batches(self._shuffled_parts(rng), batch_size, rng, self.shuffle_rows)
 
     # -- reading ------------------------------------------------------------------------
     def _tables(self, record=False):
@@ -520,7 +506,7 @@ class StreamingData(Transformable):
         scan = libsvm.Scan(self.path, self._block_text, self.zero_based, self.dtype)
         labels = []
         for y in scan:
-            labels = [_totals_by_label([*labels, (y, None, None)])]
+            labels = [totals_by_label([*labels, (y, None, None)])]
         self._ranges = scan.ranges  # (start, end) byte offsets of the ranges holding rows
         self.zero_based, self._width, names, self._select = scan.columns(n_features, features)
         self.feature_names = names
@@ -560,28 +546,3 @@ class StreamingData(Transformable):
         for X, y in parts:
             X = X if self._select is None else X[:, self._select]
             yield X, (y.astype(np.int64) if self._integral else y)
-
-
-def _totals_by_label(parts):
-    """Distinct labels with their weight totals and row counts.
-
-    ``parts`` holds ``(labels, weights, counts)``: rows of a batch (weights
-    None when unweighted, counts None for one row each) or earlier totals.
-    """
-    labels = np.concatenate([y for y, _, _ in parts])
-    weights = np.concatenate([np.ones(len(y)) if w is None else w for y, w, _ in parts])
-    counts = np.concatenate([np.ones(len(y)) if c is None else c for y, _, c in parts])
-    classes, index = np.unique(labels, return_inverse=True)
-    return (
-        classes,
-        np.bincount(index, weights=weights, minlength=len(classes)),
-        np.bincount(index, weights=counts, minlength=len(classes)),
-    )
-
-
-def _concatenate(parts):
-    blocks = [p[0] for p in parts]
-    X = sp.vstack(blocks, format="csr") if sp.issparse(blocks[0]) else np.concatenate(blocks)
-    y = np.concatenate([p[1] for p in parts])
-    w = None if parts[0][2] is None else np.concatenate([p[2] for p in parts])
-    return X, y, w

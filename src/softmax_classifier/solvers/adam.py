@@ -55,9 +55,23 @@ def update(grad, state, learning_rate, *, beta1=0.9, beta2=0.999, epsilon=1e-8):
     return step, {**state, "step": t, "mean": mean, "second_moment": second_moment}
 
 
-def minimize(objective, x0, *, max_iter=200, tol=1e-5, learning_rate="auto", schedule="cosine",
-             batch_size=32, beta1=0.9, beta2=0.999, epsilon=1e-8, random_state=0,
-             callback=None, state=None, resume=None):  # fmt: skip
+def minimize(
+    objective,
+    x0,
+    *,
+    max_iter=200,
+    tol=1e-5,
+    learning_rate="auto",
+    schedule="cosine",
+    batch_size=32,
+    beta1=0.9,
+    beta2=0.999,
+    epsilon=1e-8,
+    random_state=0,
+    callback=None,
+    state=None,
+    resume=None,
+):
     """Minimise by epochs of shuffled mini-batch Adam steps.
 
     Parameters

@@ -50,9 +50,22 @@ def update(grad, state, learning_rate, *, momentum=0.0, nesterov=False):
     return -learning_rate * direction, {**state, "velocity": velocity}
 
 
-def minimize(objective, x0, *, max_iter=200, tol=1e-5, learning_rate="auto", schedule="cosine",
-             batch_size=32, momentum=0.0, nesterov=False, random_state=0, callback=None,
-             state=None, resume=None):  # fmt: skip
+def minimize(
+    objective,
+    x0,
+    *,
+    max_iter=200,
+    tol=1e-5,
+    learning_rate="auto",
+    schedule="cosine",
+    batch_size=32,
+    momentum=0.0,
+    nesterov=False,
+    random_state=0,
+    callback=None,
+    state=None,
+    resume=None,
+):
     """Minimise by epochs of shuffled mini-batch SGD.
 
     Parameters

@@ -1,0 +1,243 @@
+"""Predictions of a fitted softmax model: logits, labels, probabilities, for any input.
+
+:class:`SoftmaxPredictionMixin` gives the estimator ``decision_function``,
+``predict``, ``predict_proba``, ``predict_log_proba`` and ``log_proba_blocks``
+from its fitted attributes (``coef_``, ``intercept_``, ``classes_`` and the
+standardisation statistics). The formulas are
+:func:`softmax_classifier.math.raw_prediction`, ``softmax`` and
+``log_softmax``; this module adds what a fitted model needs around them:
+the standardisation folded into the coefficients, logits that overflow,
+Dask collections and data sources.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from softmax_classifier import math as sm
+from softmax_classifier.data import DataSource, is_dask_collection
+
+__all__ = ["SoftmaxPredictionMixin", "dask_predictions", "raw_prediction"]
+
+_DTYPES = [np.float64, np.float32]
+
+
+class SoftmaxPredictionMixin:
+    """Predictions of a fitted softmax classifier (``coef_``, ``intercept_``, ``classes_``)."""
+
+    def decision_function(self, X):
+        """Logits ``X @ coef_.T + intercept_``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, dask collection} of shape (n_samples, n_features)
+            A Dask array or dataframe gives a lazy Dask array (one block per
+            block of ``X``), computed where ``X``'s blocks are.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes), or (n_samples,) for two classes
+            For two classes, scikit-learn's convention: the log-odds of
+            ``classes_[1]`` against ``classes_[0]``.
+        """
+        if is_dask_collection(X):
+            return dask_predictions(self, X, "decision_function")
+        raw = self._raw_prediction(X)
+        return raw[:, 1] - raw[:, 0] if raw.shape[1] == 2 else raw
+
+    def predict(self, X):
+        """Most probable class of each row.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, dask collection} of shape (n_samples, n_features)
+            Dask input gives a lazy Dask array, as in :meth:`decision_function`.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            Labels from ``classes_``.
+        """
+        if is_dask_collection(X):
+            return dask_predictions(self, X, "predict")
+        raw = self._raw_prediction(X)
+        return self.classes_[np.argmax(raw, axis=1)]
+
+    def predict_proba(self, X):
+        """Class probabilities ``softmax(X @ coef_.T + intercept_)``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, dask collection} of shape (n_samples, n_features)
+            Dask input gives a lazy Dask array, as in :meth:`decision_function`.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            Columns in the order of ``classes_``; rows sum to one.
+        """
+        if is_dask_collection(X):
+            return dask_predictions(self, X, "predict_proba")
+        return sm.softmax(self._raw_prediction(X))
+
+    def predict_log_proba(self, X):
+        """Log class probabilities, computed stably (never ``log(0)``).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, dask collection} of shape (n_samples, n_features)
+            Dask input gives a lazy Dask array, as in :meth:`decision_function`.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
+        if is_dask_collection(X):
+            return dask_predictions(self, X, "predict_log_proba")
+        return sm.log_softmax(self._raw_prediction(X))
+
+    def log_proba_blocks(self, X, y=None):
+        """Log probabilities with the true labels, block by block, for scoring.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features), or a data source
+            A source (:func:`~softmax_classifier.data.as_source`) is scored
+            one block at a time, as it was fitted; its columns are taken to be
+            the model's (no feature-name check per block).
+        y : array-like of shape (n_samples,) or None
+            The labels of array ``X``; None for a source (it brings its own).
+
+        Yields
+        ------
+        y_block : ndarray of shape (rows,)
+            Labels as given.
+        log_proba_block : ndarray of shape (rows, n_classes)
+        """
+        if not isinstance(X, DataSource):
+            yield np.asarray(y), self.predict_log_proba(X)
+            return
+        if y is not None:
+            raise ValueError("A data source brings its own labels: pass y=None.")
+        for X_block, labels in X.labelled_blocks():
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="X does not have valid feature names")
+                yield labels, self.predict_log_proba(X_block)
+
+    def _raw_prediction(self, X):
+        check_is_fitted(self)
+        X = validate_data(self, X, accept_sparse="csr", dtype=_DTYPES, reset=False)
+        mean, scale = getattr(self, "feature_mean_", None), getattr(self, "feature_scale_", None)
+        return raw_prediction(X, self.coef_, self.intercept_, mean, scale)
+
+
+def raw_prediction(X, coef, intercept, feature_mean=None, feature_scale=None):
+    """Logits ``W ((x - m) / s) + b`` of validated rows, finite where they can be.
+
+    The standardisation is folded into the coefficients,
+    ``W ((x - m) / s) + b = (W / s) x + (b - (W / s) m)``, so ``X`` is not
+    copied. Rows whose logits overflow the dtype are recomputed shifted by
+    their largest logit (:func:`_shifted_logits`).
+
+    Parameters
+    ----------
+    X : ndarray or CSR matrix of shape (n_samples, n_features)
+        Finite values.
+    coef : ndarray of shape (n_classes, n_features)
+    intercept : ndarray of shape (n_classes,)
+    feature_mean, feature_scale : ndarray of shape (n_features,) or None
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_classes)
+    """
+    if feature_scale is not None:
+        coef = coef / feature_scale
+        intercept = intercept - coef @ feature_mean
+    with np.errstate(over="ignore", invalid="ignore"):  # handled just below
+        raw = sm.raw_prediction(X, coef, intercept)
+        overflow = ~np.isfinite(raw).all(axis=1)
+        if overflow.any():  # finite X whose logits overflow the dtype
+            shifted = _shifted_logits(X[overflow], coef, intercept)
+            raw[overflow] = shifted.astype(raw.dtype)  # -inf where below the dtype's range
+    return raw
+
+
+def dask_predictions(model, X, method):
+    """``model.method`` of each block of a Dask array or dataframe, as one lazy Dask array.
+
+    Parameters
+    ----------
+    model : SoftmaxClassifier
+        Fitted.
+    X : dask.array.Array or dask.dataframe.DataFrame of shape (n_samples, n_features)
+    method : str
+        ``"predict"``, ``"predict_proba"``, ``"predict_log_proba"`` or
+        ``"decision_function"``.
+
+    Returns
+    -------
+    dask.array.Array of shape (n_samples, ...)
+        One block per block (partition) of ``X``, computed where it is.
+    """
+    import dask
+    import dask.array as da
+
+    function = getattr(model, method)
+    # Shape and dtype of one row's output, from a row of zeros.
+    names = getattr(model, "feature_names_in_", None)
+    row = np.zeros((1, model.n_features_in_), dtype=model.coef_.dtype)
+    if names is not None and hasattr(X, "columns"):
+        import pandas as pd
+
+        row = pd.DataFrame(row, columns=names)
+    sample = function(row)
+    if hasattr(X, "columns"):  # a dataframe: partitions of unknown length
+        parts, rows = list(X.to_delayed()), None
+    else:
+        X = X.rechunk({1: -1}) if X.ndim == 2 and X.numblocks[1] > 1 else X
+        parts, rows = list(X.to_delayed().ravel()), X.chunks[0]
+    blocks = [
+        da.from_delayed(
+            dask.delayed(function)(part),
+            shape=(np.nan if rows is None else rows[k], *sample.shape[1:]),
+            dtype=sample.dtype,
+        )
+        for k, part in enumerate(parts)
+    ]
+    return da.concatenate(blocks, axis=0)
+
+
+def _shifted_logits(X, coef, intercept):
+    """Logits minus their row maximum, for rows whose logits overflow: no inf - inf.
+
+    With ``m = max|x|`` and ``d = W (x / m)`` (finite), the logits are
+    ``m d + b``; minus those of the class ``k`` with the largest ``(d_k, b_k)``
+    they are ``m (d_j - d_k) + (b_j - b_k) <= 0``, finite or ``-inf``. Softmax and
+    argmax are the same for both, so predictions are the limits of the exact ones.
+
+    Parameters
+    ----------
+    X : ndarray or sparse matrix of shape (n_rows, n_features)
+    coef : ndarray of shape (n_classes, n_features)
+    intercept : ndarray of shape (n_classes,)
+
+    Returns
+    -------
+    ndarray of shape (n_rows, n_classes), float64
+    """
+    X = X.toarray() if sp.issparse(X) else np.asarray(X)
+    X = X.astype(np.float64)
+    coef, intercept = coef.astype(np.float64), intercept.astype(np.float64)
+    largest = np.abs(X).max(axis=1, keepdims=True)
+    largest[largest == 0] = 1.0
+    direction = (X / largest) @ coef.T
+    order = np.lexsort((np.broadcast_to(intercept, direction.shape), direction), axis=1)
+    top = order[:, -1:]
+    with np.errstate(over="ignore"):
+        gap = largest * (direction - np.take_along_axis(direction, top, axis=1))
+    return gap + (intercept - intercept[top])
