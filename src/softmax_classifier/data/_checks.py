@@ -41,7 +41,10 @@ def first_bad_value(X):
     int or None
     """
     values = X.data if sp.issparse(X) else X
-    bad = ~np.isfinite(values)
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(np.sum(values, dtype=np.float64)):  # one pass, no n x d temporary
+            return None
+    bad = ~np.isfinite(values)  # the sum overflowed, or a value is bad: look
     if not bad.any():
         return None
     if sp.issparse(X):
