@@ -17,6 +17,11 @@ The package is laid out by what the user asks for:
 - :mod:`.gradcheck`: ``gradcheck``, over :mod:`softmax_classifier.gradcheck`;
 - :mod:`._common`: exit codes, errors, console, tables, CSV, reading data.
 
+Each command is a function of the parsed arguments (an ``argparse.Namespace``
+from :func:`build_parser`) that returns the exit status, or raises
+:class:`CommandError` (or another ``ValueError`` or ``OSError``) for a problem
+the user can fix, which :func:`main` reports in one line.
+
 Only the standard library is imported with this package: :func:`main`
 installs its Ctrl-C handling first, and each subcommand imports NumPy, the
 estimator and ``rich`` when it runs, so that an interrupt while starting is one

@@ -27,7 +27,6 @@ __all__ = [
     "data_path",
     "feature_names",
     "key_value_table",
-    "match_label_type",
     "metrics",
     "one_line",
     "print_table",
@@ -248,33 +247,47 @@ def align(names, n_features, data):
 
 def call(method, X):
     """``method(X)`` for a model method, X already aligned to the model's columns."""
-    with warnings.catch_warnings():
-        # align matched the columns to the model's feature names already.
-        warnings.filterwarnings("ignore", message="X does not have valid feature names")
+    with _columns_aligned():
         return method(X)
 
 
 def metrics(model, X, y=None):
     """Accuracy, log-loss, calibration, per-class scores and the confusion matrix.
 
-    ``X`` is an array (with its labels ``y``) or a data source that brings its
-    labels; a source is scored block by block, as it was fitted.
+    Parameters
+    ----------
+    model : SoftmaxClassifier
+        Fitted.
+    X : array-like of shape (n_samples, n_features), or a data source
+        Rows in the model's columns; a source is scored block by block, as it
+        was fitted (:meth:`SoftmaxClassifier.log_proba_blocks`).
+    y : array-like of shape (n_samples,) or None
+        The labels of array ``X``; None for a source (it brings its own).
+
+    Returns
+    -------
+    dict
+        As :func:`softmax_classifier.evaluation.classification_metrics`.
     """
-    from softmax_classifier.data import DaskData, StreamingData
-    from softmax_classifier.evaluation import MetricsAccumulator, classification_metrics
+    from softmax_classifier.evaluation import MetricsAccumulator
 
-    if isinstance(X, (StreamingData, DaskData)):  # scored block by block, like it was fitted
-        accumulator = MetricsAccumulator(model.classes_)
-        for X_block, labels in X.labelled_blocks():
-            labels = match_label_type(labels, model.classes_)
-            accumulator.add(labels, call(model.predict_log_proba, X_block))
-        return accumulator.result()
-    return classification_metrics(
-        match_label_type(y, model.classes_), call(model.predict_log_proba, X), model.classes_
-    )
+    accumulator = MetricsAccumulator(model.classes_)
+    with _columns_aligned():
+        for labels, log_proba in model.log_proba_blocks(X, y):
+            accumulator.add(_match_label_type(labels, model.classes_), log_proba)
+    return accumulator.result()
 
 
-def match_label_type(y, classes):
+@contextmanager
+def _columns_aligned():
+    # align() matched the columns to the model's feature names already: scikit-learn's
+    # warning about arrays without names says nothing here.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="X does not have valid feature names")
+        yield
+
+
+def _match_label_type(y, classes):
     """Labels read from a file, converted to the type of the model's classes when lossless."""
     import numpy as np
 

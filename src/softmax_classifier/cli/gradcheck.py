@@ -19,22 +19,12 @@ __all__ = ["gradcheck"]
 
 
 def gradcheck(args):
-    """``softmax gradcheck``: -> exit status 0 (PASS) or 1 (FAIL).
-
-    Parameters
-    ----------
-    args : argparse.Namespace
-        As parsed by :func:`softmax_classifier.cli.build_parser`.
-
-    Returns
-    -------
-    int
-    """
+    """``softmax gradcheck ARGS`` -> exit status 0 (PASS) or 1 (FAIL)."""
     import numpy as np
     import scipy.sparse as sp
 
-    from softmax_classifier.io import read_data
     from softmax_classifier.gradcheck import gradient_check
+    from softmax_classifier.io import read_data
 
     dtype = np.float32 if args.float32 else np.float64
     rng = np.random.default_rng(args.seed)

@@ -33,18 +33,7 @@ __all__ = ["evaluate", "inspect", "predict"]
 
 
 def predict(args):
-    """``softmax predict``: write the labels (and probabilities) of a data file's rows.
-
-    Parameters
-    ----------
-    args : argparse.Namespace
-        As parsed by :func:`softmax_classifier.cli.build_parser`.
-
-    Returns
-    -------
-    int
-        Exit status 0 (problems raise :class:`ValueError` or :class:`OSError`).
-    """
+    """``softmax predict ARGS`` -> 0: the labels (and probabilities) of each row, as CSV."""
     import numpy as np
 
     from softmax_classifier._atomic import atomic_write, check_output_path
@@ -82,18 +71,7 @@ def predict(args):
 
 
 def evaluate(args):
-    """``softmax evaluate``: the model's scores on a labelled data file, as tables or JSON.
-
-    Parameters
-    ----------
-    args : argparse.Namespace
-        As parsed by :func:`softmax_classifier.cli.build_parser`.
-
-    Returns
-    -------
-    int
-        Exit status 0.
-    """
+    """``softmax evaluate ARGS`` -> 0: the model's scores on labelled rows, as tables or JSON."""
     import numpy as np
 
     from softmax_classifier import plots
@@ -198,20 +176,10 @@ def _column_names(path, kind, args):
 
 
 def inspect(args):
-    """``softmax inspect``: describe a model file, as tables or JSON.
+    """``softmax inspect ARGS`` -> 0: a model file described, as tables or JSON.
 
     The file is read once (:func:`softmax_classifier.model_file.load`, every
     check included); the description comes from its tensors and metadata.
-
-    Parameters
-    ----------
-    args : argparse.Namespace
-        As parsed by :func:`softmax_classifier.cli.build_parser`.
-
-    Returns
-    -------
-    int
-        Exit status 0.
     """
     if args.model == STDIO:
         raise CommandError("inspect reads a model file by name, not from standard input")

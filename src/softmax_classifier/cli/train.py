@@ -34,91 +34,88 @@ __all__ = ["demo", "train"]
 
 
 def train(args):
-    """``softmax train``: the command's arguments -> exit status (0, or 130 interrupted).
+    """``softmax train ARGS`` -> exit status 0, or 130 when Ctrl-C stopped the fit.
 
-    Parameters
-    ----------
-    args : argparse.Namespace
-        As parsed by :func:`softmax_classifier.cli.build_parser`.
-
-    Returns
-    -------
-    int
+    Reads DATA (and ``--test``) into memory, or opens it as a streamed or Dask
+    source; fits, scores, writes the model and its run folder.
     """
     import numpy as np
-    import scipy.sparse as sp
 
     from softmax_classifier import plots
-    from softmax_classifier.io import read_data
 
     dtype = np.float32 if args.float32 else np.float64
     if args.resume and not args.checkpoint_dir:
         raise CommandError("--resume needs --checkpoint-dir: where the checkpoint is")
     output, run_dir = _train_outputs(args)
     image_shape = plots.parse_image_shape(args.image_shape) if args.image_shape else None
-    if args.stream or args.scheduler is not None or args.dask_workers is not None:
-        return _train_source(args, dtype, output, run_dir, image_shape)
-    if args.test_size is None:
-        args.test_size = 0.2
+    on_dask = args.scheduler is not None or args.dask_workers is not None
+    held_here = not (args.stream or on_dask)
+    if not held_here:
+        _check_rows_not_held(args, on_dask)
+    with _dask_client(args) if on_dask else nullcontext() as client:
+        if held_here:
+            source, test, where = _rows_in_memory(args, dtype)
+        else:
+            source, test, where = _rows_not_held(args, dtype, client)
+        return _fit_and_report(
+            _model_from_args(args, sparse=source.is_sparse),
+            source,
+            test,
+            output=output,
+            run_dir=run_dir,
+            image_shape=image_shape,
+            quiet=args.quiet,
+            where=where,
+            resume=args.resume,
+        )
+
+
+def _rows_in_memory(args, dtype):
+    """``(training source, (X_test, y_test) or None, where)``: DATA read into memory.
+
+    The test rows are the ``--test`` file's, or a stratified ``--test-size``
+    fraction of DATA (0.2 unless given).
+    """
+    import numpy as np
+
+    from softmax_classifier.data import as_source
+    from softmax_classifier.io import read_data
+
+    reading = {"dtype": dtype, "require_target": True, **reading_options(args)}
     data = read_data(
         args.data,
         target=args.target,
         features=split_names(args.features),
         format=args.format,
-        dtype=dtype,
-        require_target=True,
-        **reading_options(args),
+        **reading,
     )
-    test_xy = None
+    X, y, test = data.X, data.y, None
+    test_size = 0.2 if args.test_size is None else args.test_size
     if args.test is not None:
-        test = read_data(
+        held_out = read_data(
             args.test,
             target=args.target,
             features=data.feature_names,
             format=args.test_format,
-            dtype=dtype,
-            n_features=data.X.shape[1],
-            require_target=True,
-            **reading_options(args),
+            n_features=X.shape[1],
+            **reading,
         )
-        _check_test_labels(np.unique(data.y), np.unique(test.y), args.test)
-        test_xy = (align(data.feature_names, data.X.shape[1], test), test.y)
-        train_xy = (data.X, data.y)
-    elif args.test_size > 0:
-        train_xy, test_xy = _split(data.X, data.y, args.test_size, args.seed)
-    else:
-        train_xy = (data.X, data.y)
-    model = _model_from_args(args, sparse=sp.issparse(data.X))
-    return _fit_and_report(
-        model,
-        train_xy,
-        test_xy,
-        feature_names=data.feature_names,
-        output=output,
-        run_dir=run_dir,
-        image_shape=image_shape,
-        quiet=args.quiet,
-        source=args.data,
-        resume=args.resume,
-        target=None if data.format in ("libsvm", "npz") else args.target,
-    )
+        _check_test_labels(np.unique(y), np.unique(held_out.y), args.test)
+        test = (align(data.feature_names, X.shape[1], held_out), held_out.y)
+    elif test_size > 0:
+        (X, y), test = _split(X, y, test_size, args.seed)
+    # LIBSVM and npz files carry their labels: no label column to remember.
+    target = None if data.format in ("libsvm", "npz") else args.target
+    source = as_source(X, y, feature_names=data.feature_names, target_name=target)
+    return source, test, args.data
 
 
 def demo(args):
-    """``softmax demo``: scikit-learn's digits, 25% held out; -> exit status.
-
-    Parameters
-    ----------
-    args : argparse.Namespace
-        As parsed by :func:`softmax_classifier.cli.build_parser`.
-
-    Returns
-    -------
-    int
-    """
+    """``softmax demo ARGS`` -> exit status: scikit-learn's digits, 25% held out."""
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
+    from softmax_classifier.data import as_source
     from softmax_classifier.estimator import SoftmaxClassifier
 
     X, y = load_digits(return_X_y=True)
@@ -132,16 +129,16 @@ def demo(args):
     model = SoftmaxClassifier(
         alpha=args.alpha, solver=args.solver, random_state=args.seed, standardize=True
     )
+    names = [f"pixel_{r}_{c}" for r in range(8) for c in range(8)]
     return _fit_and_report(
         model,
-        (X_train, y_train),
+        as_source(X_train, y_train, feature_names=names),
         (X_test, y_test),
-        feature_names=[f"pixel_{r}_{c}" for r in range(8) for c in range(8)],
         output=output,
         run_dir=run_dir,
         image_shape=(8, 8),
         quiet=args.quiet,
-        source="scikit-learn digits (8x8 images, 25% held out)",
+        where="scikit-learn digits (8x8 images, 25% held out)",
     )
 
 
@@ -167,14 +164,8 @@ def _check_test_labels(train_classes, test_classes, path):
         )
 
 
-def _train_source(args, dtype, output, run_dir, image_shape):
-    """``softmax train --stream`` or ``--scheduler``/``--dask-workers``: rows not held here.
-
-    The training (and ``--test``) rows are read batch by batch from the file
-    (``--stream``) or by the workers of a Dask cluster, fitted that way, and
-    scored block by block.
-    """
-    on_dask = args.scheduler is not None or args.dask_workers is not None
+def _check_rows_not_held(args, on_dask):
+    """The options that ``--stream`` and ``--scheduler``/``--dask-workers`` rule out."""
     how = "--scheduler/--dask-workers" if on_dask else "--stream"
     if args.stream and on_dask:
         raise CommandError(
@@ -184,84 +175,43 @@ def _train_source(args, dtype, output, run_dir, image_shape):
         raise CommandError(
             f"--test-size needs all rows in memory; with {how} hold out a separate file with --test"
         )
-    with _dask_client(args) if on_dask else nullcontext() as client:
-        if on_dask:
-            source = _dask_reader(args, dtype, client)
-            where = f"{args.data} (on Dask, scheduler {client.scheduler.address})"
-        else:
-            source = _stream_reader(args, dtype)
-            where = f"{args.data} (streamed)"
-        data = source(args.data, args.format, split_names(args.features))
-        test = None
-        if args.test is not None:
-            # A LIBSVM test file is read as wide as the training data.
-            test = source(args.test, args.test_format, data.feature_names, data.n_features)
-            if hasattr(data, "classes") and hasattr(test, "classes"):
-                _check_test_labels(data.classes, test.classes, args.test)
-        model = _model_from_args(args, sparse=bool(getattr(data, "is_sparse", False)))
-        return _fit_and_report(
-            model,
-            (data, None),
-            None if test is None else (test, None),
-            feature_names=data.feature_names,
-            output=output,
-            run_dir=run_dir,
-            image_shape=image_shape,
-            quiet=args.quiet,
-            source=where,
-            resume=args.resume,
-            target=None if getattr(data, "is_sparse", False) else args.target,
+    if on_dask and args.target is None:
+        raise CommandError("--target is required: the label column")
+
+
+def _rows_not_held(args, dtype, client):
+    """``(training source, (test source, None) or None, where)`` for rows not held here.
+
+    The training (and ``--test``) rows are read batch by batch from the file
+    (``--stream``, ``client`` None) or by the workers of the Dask cluster of
+    ``client``; they are fitted that way and scored block by block.
+    """
+    from softmax_classifier.data import as_source
+
+    options = {"target": args.target, "dtype": dtype, "client": client}
+    if client is None:
+        where = f"{args.data} (streamed)"
+        options.update(reading_options(args, stream=True))
+        if args.block_rows is not None:
+            options["block_rows"] = args.block_rows
+    else:
+        where = f"{args.data} (on Dask, scheduler {client.scheduler.address})"
+    source = as_source(
+        args.data, format=args.format, features=split_names(args.features), **options
+    )
+    test = None
+    if args.test is not None:
+        # A LIBSVM test file is read as wide as the training data.
+        held_out = as_source(
+            args.test,
+            format=args.test_format,
+            features=source.feature_names,
+            n_features=source.n_features,
+            **options,
         )
-
-
-def _stream_reader(args, dtype):
-    """``read(path, format, features, n_features=None)`` -> StreamingData."""
-    from softmax_classifier.data import StreamingData
-    from softmax_classifier.io import detect_format
-
-    options = {"dtype": dtype, **reading_options(args, stream=True)}
-    if args.block_rows is not None:
-        options["block_rows"] = args.block_rows
-
-    def read(path, format, features, n_features=None):
-        # LIBSVM lines carry their labels (and --target is ignored, as without --stream).
-        libsvm = (format or detect_format(path)) == "libsvm"
-        target = None if libsvm else args.target
-        return StreamingData(
-            path, target, features, format=format, n_features=n_features, **options
-        )
-
-    return read
-
-
-def _dask_reader(args, dtype, client):
-    """``read(path, format, features, n_features=None)`` -> DaskData read by the workers."""
-    import dask.dataframe as dd
-
-    from softmax_classifier.data import DaskData
-    from softmax_classifier.io import detect_format
-
-    def read(path, format, features, n_features=None):
-        format = format or detect_format(path)
-        if format not in ("parquet", "csv"):
-            raise CommandError(
-                f"with --scheduler/--dask-workers the workers read the data: {path} must be "
-                f"Parquet (a file or a directory) or CSV, not {format}"
-            )
-        if args.target is None:
-            raise CommandError("--target is required: the label column")
-        frame = dd.read_parquet(path) if format == "parquet" else dd.read_csv(path)
-        columns = [str(c) for c in frame.columns]
-        if features is None:
-            features = [c for c in columns if c != args.target]
-        missing = [c for c in [args.target, *features] if c not in columns]
-        if missing:
-            raise CommandError(f"{path} has no column {missing[0]!r}; it has {columns}")
-        if n_features is not None and len(features) != n_features:
-            raise CommandError(f"{path} has {len(features)} features; expected {n_features}")
-        return DaskData(frame[features], frame[args.target], client=client, dtype=dtype)
-
-    return read
+        _check_test_labels(source.classes, held_out.classes, args.test)
+        test = (held_out, None)
+    return source, test, where
 
 
 @contextmanager
@@ -321,48 +271,33 @@ def _model_from_args(args, *, sparse):
 
 
 def _fit_and_report(
-    model,
-    train_xy,
-    test_xy,
-    *,
-    feature_names,
-    output,
-    run_dir,
-    image_shape,
-    quiet,
-    source,
-    resume=False,
-    target=None,
+    model, source, test, *, output, run_dir, image_shape, quiet, where, resume=False
 ):
     """Fit with progress and Ctrl-C handling, write the model and its run folder, summarise.
 
-    The outputs were checked before (:func:`check_outputs`); the model and its
-    run folder are written together by :func:`write_model_and_run`.
+    ``source`` is the training data source (it brings the feature and label
+    names the model keeps); ``test`` is ``(X, y)`` held out, ``(source, None)``,
+    or None. The outputs were checked before (:func:`check_outputs`); the model
+    and its run folder are written together by :func:`write_model_and_run`.
     """
     import numpy as np
 
     out, err = console(), console(stderr=True)
-    X, y = train_xy
-    if image_shape is not None and np.prod(image_shape) != X.shape[1]:
+    n_samples, n_features = source.shape
+    if image_shape is not None and np.prod(image_shape) != n_features:
         raise CommandError(
             f"--image-shape {image_shape[0]}x{image_shape[1]} has {np.prod(image_shape)} "
-            f"pixels but the data has {X.shape[1]} features"
+            f"pixels but the data has {n_features} features"
         )
     alpha = model.alpha if isinstance(model.alpha, str) else f"{model.alpha:g}"
     err.print(
-        f"training on {X.shape[0]} rows x {X.shape[1]} features from {source} "
+        f"training on {n_samples} rows x {n_features} features from {where} "
         f"({model.solver}, alpha={alpha})"
     )
-    interrupted = fit_with_progress(model, X, y, err, quiet=quiet, resume=resume)
-    if feature_names is not None:
-        model.feature_names_in_ = np.asarray(feature_names, dtype=object)
-    if target is not None:
-        # Stored in the model file where the estimator keeps it (evaluate's default --target).
-        model.target_name_ = str(target)
-
-    scores = {"train": metrics(model, X, y)}
-    if test_xy is not None:
-        scores["test"] = metrics(model, *test_xy)
+    interrupted = fit_with_progress(model, source, None, err, quiet=quiet, resume=resume)
+    scores = {"train": metrics(model, source)}
+    if test is not None:
+        scores["test"] = metrics(model, *test)
     report = model.fit_report_
     write_model_and_run(model, output, run_dir, scores, image_shape)
 
