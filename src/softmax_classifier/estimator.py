@@ -24,10 +24,17 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from softmax_classifier import model_file, training
 from softmax_classifier._parameters import SOLVER_NAMES
 from softmax_classifier._prediction import SoftmaxPredictionMixin
-from softmax_classifier.data import DataSource, as_source, is_dask_collection
+from softmax_classifier.data import DaskFitError, DataSource, as_source, is_dask_collection
 from softmax_classifier.training import FitReport, default_max_iter
 
-__all__ = ["SOLVER_NAMES", "FitReport", "SoftmaxClassifier", "default_max_iter", "load"]
+__all__ = [
+    "SOLVER_NAMES",
+    "DaskFitError",
+    "FitReport",
+    "SoftmaxClassifier",
+    "default_max_iter",
+    "load",
+]
 
 _STOCHASTIC = ("sgd", "adam")
 _DTYPES = [np.float64, np.float32]
@@ -322,15 +329,6 @@ class SoftmaxClassifier(SoftmaxPredictionMixin, ClassifierMixin, BaseEstimator):
             )
         else:
             classes = self.classes_
-        for refused, why in (
-            (self.standardize, "standardize=True needs all of X at once"),
-            (isinstance(self.class_weight, str), "class_weight='balanced' needs all of y"),
-        ):
-            if refused:
-                raise ValueError(
-                    f"{why} and is not supported by partial_fit; standardise the features "
-                    "beforehand or pass a dict of class weights."
-                )
         X, y = self._validated(X, y, reset=first_call)
         source = as_source(X, y, sample_weight, classes=classes)
         if first_call:

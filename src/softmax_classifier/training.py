@@ -171,7 +171,8 @@ def fit(source, params, *, seed, start=None, state=None, callback=None, resume=F
         Continue from the checkpoint in ``params["checkpoint_dir"]``.
     epoch : bool
         ``partial_fit``: one epoch of the mini-batch solver, no checkpoint, no
-        standardisation, no convergence warning for ``max_iter``.
+        convergence warning for ``max_iter``; standardisation and
+        ``class_weight="balanced"`` are refused (they need all the rows).
 
     Returns
     -------
@@ -183,6 +184,8 @@ def fit(source, params, *, seed, start=None, state=None, callback=None, resume=F
         Fewer than two classes, a model too large for memory, class weights
         naming unknown labels, weights whose sum float64 cannot hold.
     """
+    if epoch:
+        _check_epoch(params)
     classes = source.classes
     if len(classes) < 2:
         raise ValueError(
@@ -192,7 +195,7 @@ def fit(source, params, *, seed, start=None, state=None, callback=None, resume=F
     check_model_size(len(classes), source.n_features)
     class_weight = per_class_weights(params["class_weight"], classes, source.class_counts)
     mean = scale = None
-    if params["standardize"] and not epoch:
+    if params["standardize"]:
         mean, scale = mean_and_scale(source.transformed(class_weight=class_weight))
     centre = None if source.is_sparse else mean  # sparse rows are scaled, never centred
     view = source.transformed(mean=centre, scale=scale, class_weight=class_weight)
@@ -313,6 +316,20 @@ def check_solver_options(solver, options):
         raise ValueError(
             f"solver_options {sorted(unknown)} are not options of solver {solver!r}; "
             f"it accepts {sorted(allowed)}."
+        )
+
+
+def _check_epoch(params):
+    """Refuse what one epoch of ``partial_fit`` cannot do: it sees one chunk of the rows."""
+    if params["standardize"]:
+        raise ValueError(
+            "standardize=True needs all of X at once and is not supported by "
+            "partial_fit; standardise the features beforehand."
+        )
+    if isinstance(params["class_weight"], str):
+        raise ValueError(
+            "class_weight='balanced' needs all of y at once and is not supported by "
+            "partial_fit; pass a dict of class weights."
         )
 
 

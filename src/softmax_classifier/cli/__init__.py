@@ -117,14 +117,14 @@ def main(argv=None):
 
 
 def _is_cluster_failure(error):
-    """Whether ``error`` is the data sources' ``DaskFitError`` (a cluster lost during the fit).
+    """Whether ``error`` is the estimator's ``DaskFitError`` (a cluster lost during the fit).
 
-    Looked up among the modules already loaded rather than imported: only a fit
-    that loaded the data sources can raise it, and the command imports nothing
-    below the estimator for it.
+    Looked up among the modules already loaded rather than imported: only a
+    fit, which loaded the estimator, can raise it, and an error before that
+    should not pay for importing scikit-learn.
     """
-    data = sys.modules.get("softmax_classifier.data")
-    failure = getattr(data, "DaskFitError", None)
+    estimator = sys.modules.get("softmax_classifier.estimator")
+    failure = getattr(estimator, "DaskFitError", None)
     return failure is not None and isinstance(error, failure)
 
 
