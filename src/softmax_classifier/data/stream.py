@@ -19,6 +19,7 @@ import os
 import numpy as np
 
 from softmax_classifier.data._blocks import shuffled_batches
+from softmax_classifier.data._checks import BAD_LABEL, BAD_VALUE, BAD_WEIGHT, problem_message
 from softmax_classifier.data._parallel import add_in_order, available_cpus, map_in_order
 from softmax_classifier.data._statistics import totals_by_label
 from softmax_classifier.data._transform import Transform, Transformable
@@ -237,12 +238,15 @@ class StreamingData(Transformable):
                 f"drop=... (--drop) selects columns of CSV and Parquet files; {self.path} is libsvm"
             )
         check_not_directory(self.path, self.format)
-        if self.is_sparse:
-            libsvm.refuse_columns(self.path, self.target, self.weight_column)
-            self._scan_libsvm(n_features, features)
-        else:
-            self._open(features, n_features, drop)
-            self._scan()
+        try:
+            if self.is_sparse:
+                libsvm.refuse_columns(self.path, self.target, self.weight_column)
+                self._scan_libsvm(n_features, features)
+            else:
+                self._open(features, n_features, drop)
+                self._scan()
+        except DataFileError as error:
+            raise _in_shared_words(error) from None
 
     def _rows_per_block(self, n_features):
         """``block_rows`` if given, else the rows whose features fill ``block_bytes``."""
@@ -484,11 +488,17 @@ class StreamingData(Transformable):
     def _weights(self, table, rows):
         if self.weight_column is None:
             return None
-        (weights,) = feature_matrix(table, [self.weight_column], np.float64, rows).T
+        try:
+            (weights,) = feature_matrix(table, [self.weight_column], np.float64, rows).T
+        except DataFileError as error:  # a missing, NaN or infinite weight
+            raise DataFileError(str(error), row=error.row, problem="weight") from None
         negative = np.flatnonzero(weights < 0)
         if negative.size:
+            i = int(negative[0])
             raise DataFileError(
-                f"negative weight in column {self.weight_column!r} at {rows(int(negative[0]))}"
+                f"negative weight in column {self.weight_column!r} at {rows(i)}",
+                row=rows.index(i),
+                problem="weight",
             )
         return weights
 
@@ -546,3 +556,18 @@ class StreamingData(Transformable):
         for X, y in parts:
             X = X if self._select is None else X[:, self._select]
             yield X, (y.astype(np.int64) if self._integral else y)
+
+
+def _in_shared_words(error):
+    """A bad value, label or weight said as every source says it, then in the file's words.
+
+    ``"X has a missing, NaN or infinite feature value in row 7 (NaN or missing
+    value in column 'f2' at row 8 of rows.csv)."``: the sentence of
+    :mod:`softmax_classifier.data._checks` (rows counted from 0, as for arrays
+    and Dask), then where the file has it. Other errors are returned unchanged.
+    """
+    if error.problem is None or error.row is None:
+        return error
+    problem = {"value": BAD_VALUE, "label": BAD_LABEL, "weight": BAD_WEIGHT}[error.problem]
+    message = problem_message(problem, error.row, [str(error)])
+    return DataFileError(message, row=error.row, problem=error.problem)

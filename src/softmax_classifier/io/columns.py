@@ -85,6 +85,19 @@ class Rows:
         rows.first = self.first + start
         return rows
 
+    def index(self, i):
+        """Row ``i`` of these rows, counted from 0 over the whole data set.
+
+        Parameters
+        ----------
+        i : int
+
+        Returns
+        -------
+        int
+        """
+        return self.first + i
+
     def __call__(self, i):
         i += self.first
         if not self.parts:
@@ -350,7 +363,11 @@ def feature_matrix(table, columns, dtype, rows):
             first = (i, j, problem)
     if first is not None:
         i, j, problem = first
-        raise DataFileError(f"{problem} in column {columns[j]!r} at {rows(i)}")
+        raise DataFileError(
+            f"{problem} in column {columns[j]!r} at {rows(i)}",
+            row=_index(rows, i),
+            problem=None if problem.startswith("value too large") else "value",
+        )
     return X
 
 
@@ -379,7 +396,9 @@ def column_labels(column, name, rows, path):
     column = _decoded(column)
     if column.null_count:
         i = int(np.argmax(column.is_null().to_numpy(zero_copy_only=False)))
-        raise DataFileError(f"missing label in column {name!r} at {rows(i)}")
+        raise DataFileError(
+            f"missing label in column {name!r} at {rows(i)}", row=_index(rows, i), problem="label"
+        )
     kind = column.type
     with reading(path):
         if pa.types.is_boolean(kind):
@@ -392,8 +411,17 @@ def column_labels(column, name, rows, path):
             if not finite.all():
                 i = int(np.argmin(finite))
                 problem = "NaN label" if np.isnan(y[i]) else "infinite label"
-                raise DataFileError(f"{problem} in column {name!r} at {rows(i)}")
+                raise DataFileError(
+                    f"{problem} in column {name!r} at {rows(i)}",
+                    row=_index(rows, i),
+                    problem="label",
+                )
             return y
         if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
             column = pc.cast(column, pa.string())  # dates, binary... as text
         return column.to_numpy(zero_copy_only=False).astype(str)
+
+
+def _index(rows, i):
+    """Row ``i``'s index in the whole data set, when ``rows`` can say (a :class:`Rows`)."""
+    return rows.index(i) if isinstance(rows, Rows) else None

@@ -35,7 +35,22 @@ class DataFileError(ValueError):
 
     The message is one line naming the problem: the file and, where they are
     known, the column and the row.
+
+    Parameters
+    ----------
+    message : str
+    row : int or None, keyword-only
+        For a bad value or label: its row, counted from 0 over all the data's
+        rows (a data source restates the problem in its own words with it).
+    problem : {"value", "label", "weight"} or None, keyword-only
+        What is bad in that row: a missing, NaN or infinite feature value or
+        weight, or a missing label.
     """
+
+    def __init__(self, message, *, row=None, problem=None):
+        super().__init__(message)
+        self.row = row
+        self.problem = problem
 
 
 def one_line(text, limit=_MAX_REASON):

@@ -483,7 +483,9 @@ def _check_rows(X, y, path, first_row=0, zero_based=False):
     if not finite.all():
         i = int(np.argmin(finite))
         problem = "NaN label" if np.isnan(y[i]) else "infinite label"
-        raise DataFileError(f"{problem} at row {first_row + i + 1} of {path}")
+        raise DataFileError(
+            f"{problem} at row {first_row + i + 1} of {path}", row=first_row + i, problem="label"
+        )
     finite = np.isfinite(X.data)
     if not finite.all():
         k = int(np.argmin(finite))
@@ -491,7 +493,9 @@ def _check_rows(X, y, path, first_row=0, zero_based=False):
         problem = "NaN value" if np.isnan(X.data[k]) else "infinite value"
         raise DataFileError(
             f"{problem} for feature {X.indices[k] + (not zero_based)} at row "
-            f"{first_row + row + 1} of {path}"
+            f"{first_row + row + 1} of {path}",
+            row=first_row + row,
+            problem="value",
         )
 
 
