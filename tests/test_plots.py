@@ -294,3 +294,41 @@ def test_plots_never_import_pyplot(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
     assert all((tmp_path / name).stat().st_size > 1024 for name in ("a.png", "b.png", "c.png"))
+
+
+# --------------------------------------------------------------------------- reliability
+
+
+def test_reliability_diagram_writes_png_with_errors_in_the_title(tmp_path):
+    weight = [0, 0, 4, 10, 30, 56]
+    accuracy = [None, None, 0.25, 0.5, 0.6, 0.9]
+    confidence = [None, None, 0.41, 0.58, 0.75, 0.95]
+    target = tmp_path / "reliability.png"
+    out = plots.plot_reliability(weight, accuracy, confidence, target, ece=0.0812, mce=0.16)
+    assert_real_png(out, target)
+    figure = plots._reliability_figure(
+        weight, accuracy, confidence, ece=0.0812, mce=0.16, title="Reliability diagram"
+    )
+    top, bottom = figure.axes
+    assert "ECE 0.0812" in top.get_title() and "MCE 0.1600" in top.get_title()
+    assert "100 rows in 6 bins" in top.get_title()
+    assert top.get_xlabel() == "" and bottom.get_xlabel().startswith("confidence")
+    assert top.get_ylabel() == "accuracy" and bottom.get_ylabel() == "rows"
+    legend = [text.get_text() for text in top.get_legend().get_texts()]
+    assert legend == ["perfectly calibrated", "accuracy of the bin", "gap to its mean confidence"]
+    (diagonal,) = top.get_lines()
+    np.testing.assert_array_equal(diagonal.get_xydata(), [[0, 0], [1, 1]])
+    heights = [bar.get_height() for bar in top.containers[0]]
+    np.testing.assert_allclose(heights, [0.25, 0.5, 0.6, 0.9])  # empty bins drawn as nothing
+    np.testing.assert_allclose([bar.get_height() for bar in bottom.patches], weight)
+
+
+def test_reliability_diagram_of_no_rows_and_bad_input(tmp_path):
+    target = tmp_path / "empty.png"
+    out = plots.plot_reliability([0, 0], [None, None], [np.nan, np.nan], target)
+    assert out.read_bytes()[:8] == PNG_SIGNATURE
+    with pytest.raises(ValueError, match="one value per bin"):
+        plots.plot_reliability([1, 2], [0.5], [0.5, 0.6], tmp_path / "x.png")
+    with pytest.raises(ValueError, match="non-negative"):
+        plots.plot_reliability([1, -2], [0.5, 0.5], [0.5, 0.6], tmp_path / "x.png")
+    assert not (tmp_path / "x.png").exists()

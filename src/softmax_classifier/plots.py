@@ -1,4 +1,5 @@
-"""Figures of a fit: the objective's history, a confusion matrix, the weights as images.
+"""Figures of a fit: the objective's history, a confusion matrix, the weights as images,
+a reliability diagram.
 
 Every function takes plain arrays (nothing from the rest of the package), draws on a
 :class:`matplotlib.figure.Figure` of its own, writes it to ``path`` and returns that path as
@@ -14,7 +15,8 @@ Shapes
 ------
 ``objective_history (n_points,)``, ``matrix (n_classes, n_classes)`` (rows are the true
 class, columns the predicted one), ``coef (n_classes, n_features)`` with
-``n_features == height * width``, ``labels (n_classes,)``.
+``n_features == height * width``, ``labels (n_classes,)``; ``weight``, ``accuracy`` and
+``confidence (n_bins,)`` for the reliability diagram.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ __all__ = [
     "parse_image_shape",
     "plot_confusion_matrix",
     "plot_loss_curve",
+    "plot_reliability",
     "plot_weights",
 ]
 
@@ -242,6 +245,67 @@ def plot_weights(
     return _save(_weights_figure(coef, image_shape, labels, title=title), path, dpi)
 
 
+def plot_reliability(
+    weight,
+    accuracy,
+    confidence,
+    path: str | PathLike[str],
+    *,
+    ece: float | None = None,
+    mce: float | None = None,
+    title: str = "Reliability diagram",
+    dpi: float = 100,
+) -> Path:
+    """Draw accuracy against confidence per bin, with the bins' counts, and write the figure.
+
+    The top panel has one bar per bin of confidence (the top probability), as high as
+    the bin's accuracy, the gap to the bin's mean confidence hatched in red, and the
+    diagonal of a perfectly calibrated model; the bottom panel, on the same axis, is the
+    histogram of the rows (or summed weights) per bin. ECE and MCE go into the title.
+
+    Parameters
+    ----------
+    weight : array-like of shape (n_bins,)
+        Rows (or summed sample weights) per bin; bins are the equal-width intervals of
+        ``[0, 1]``, ``n_bins`` of them.
+    accuracy, confidence : array-like of shape (n_bins,)
+        Each bin's share of correct predictions and mean top probability; None or NaN
+        for an empty bin (as
+        :meth:`softmax_classifier.evaluation.MetricsAccumulator.calibration_bins` gives
+        them).
+    path : str or path-like
+        Where to write the figure.
+    ece, mce : float, optional
+        Expected and maximum calibration errors, shown in the title.
+    title : str, default="Reliability diagram"
+    dpi : float, default=100
+
+    Returns
+    -------
+    path : pathlib.Path
+        ``path``, as written.
+
+    Raises
+    ------
+    ValueError
+        If the three arrays do not have one value per bin, or ``weight`` has negative or
+        non-finite entries.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     out = plot_reliability(
+    ...         [0, 3, 5, 2], [None, 0.33, 0.6, 1.0], [None, 0.4, 0.62, 0.9],
+    ...         pathlib.Path(tmp) / "reliability.png", ece=0.05, mce=0.1,
+    ...     )
+    ...     out.read_bytes()[:4]
+    b'\\x89PNG'
+    """
+    figure = _reliability_figure(weight, accuracy, confidence, ece=ece, mce=mce, title=title)
+    return _save(figure, path, dpi)
+
+
 # --------------------------------------------------------------------------- figures
 
 
@@ -419,6 +483,47 @@ def _weights_figure(coef, image_shape, labels, *, title: str) -> Figure:
         shrink=min(1.0, 0.6 + 0.2 * n_rows), aspect=20 * min(1.0, 0.4 + 0.3 * n_rows),
     )  # fmt: skip
     figure.suptitle(title)
+    return figure
+
+
+def _reliability_figure(weight, accuracy, confidence, *, ece, mce, title: str) -> Figure:
+    counts = np.asarray(weight, dtype=np.float64)
+    shares = np.asarray([np.nan if a is None else a for a in accuracy], dtype=np.float64)
+    means = np.asarray([np.nan if c is None else c for c in confidence], dtype=np.float64)
+    if counts.ndim != 1 or counts.size == 0 or not counts.shape == shares.shape == means.shape:
+        raise ValueError(
+            "weight, accuracy and confidence must have one value per bin, got shapes "
+            f"{counts.shape}, {shares.shape} and {means.shape}"
+        )
+    if not np.all(np.isfinite(counts)) or np.any(counts < 0):
+        raise ValueError("weight must hold finite, non-negative counts")
+    filled = (counts > 0) & np.isfinite(shares) & np.isfinite(means)
+    n_bins = counts.size
+    width = 1.0 / n_bins
+    centres = (np.arange(n_bins) + 0.5) * width
+    notes = [
+        f"{name} {value:.4f}" for name, value in (("ECE", ece), ("MCE", mce)) if value is not None
+    ]
+    notes.append(f"{counts.sum():.10g} rows in {n_bins} bins")
+    figure = _new_figure((6.0, 6.4))
+    top, bottom = figure.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    top.plot([0, 1], [0, 1], "--", color="0.3", zorder=3, label="perfectly calibrated")
+    top.bar(
+        centres[filled], shares[filled], width=width, color="C0", edgecolor="white",
+        label="accuracy of the bin",
+    )  # fmt: skip
+    gap = means[filled] - shares[filled]
+    top.bar(
+        centres[filled], gap, bottom=shares[filled], width=width, color="C3", alpha=0.3,
+        hatch="//", edgecolor="C3", label="gap to its mean confidence",
+    )  # fmt: skip
+    top.set(xlim=(0, 1), ylim=(0, 1), ylabel="accuracy")
+    top.set_title(f"{title}\n{', '.join(notes)}")
+    top.legend(loc="upper left", fontsize=8)
+    top.grid(True, alpha=0.3)
+    bottom.bar(centres, counts, width=width, color="C0", edgecolor="white")
+    bottom.set(xlabel="confidence (top probability)", ylabel="rows")
+    bottom.grid(True, alpha=0.3)
     return figure
 
 
