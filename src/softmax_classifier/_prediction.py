@@ -1,13 +1,15 @@
 """Predictions of a fitted softmax model: logits, labels, probabilities, for any input.
 
 :class:`SoftmaxPredictionMixin` gives the estimator ``decision_function``,
-``predict``, ``predict_proba``, ``predict_log_proba`` and ``log_proba_blocks``
+``predict``, ``predict_proba``, ``predict_log_proba``, ``log_proba_blocks`` and
+``calibrate``
 from its fitted attributes (``coef_``, ``intercept_``, ``classes_`` and the
 standardisation statistics). The formulas are
 :func:`softmax_classifier.math.raw_prediction`, ``softmax`` and
 ``log_softmax``; this module adds what a fitted model needs around them:
 the standardisation folded into the coefficients, logits that overflow,
-Dask collections and data sources.
+Dask collections and data sources, and the temperature of
+:meth:`~SoftmaxPredictionMixin.calibrate` (:mod:`softmax_classifier.calibration`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import scipy.sparse as sp
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from softmax_classifier import math as sm
+from softmax_classifier.calibration import fit_temperature
 from softmax_classifier.data import DataSource, is_dask_collection
 
 __all__ = ["SoftmaxPredictionMixin", "dask_predictions", "raw_prediction"]
@@ -78,11 +81,12 @@ class SoftmaxPredictionMixin:
         Returns
         -------
         ndarray of shape (n_samples, n_classes)
-            Columns in the order of ``classes_``; rows sum to one.
+            Columns in the order of ``classes_``; rows sum to one. After
+            :meth:`calibrate`, ``softmax(logits / temperature_)``.
         """
         if is_dask_collection(X):
             return dask_predictions(self, X, "predict_proba")
-        return sm.softmax(self._raw_prediction(X))
+        return sm.softmax(self._tempered(self._raw_prediction(X)))
 
     def predict_log_proba(self, X):
         """Log class probabilities, computed stably (never ``log(0)``).
@@ -95,10 +99,11 @@ class SoftmaxPredictionMixin:
         Returns
         -------
         ndarray of shape (n_samples, n_classes)
+            After :meth:`calibrate`, ``log_softmax(logits / temperature_)``.
         """
         if is_dask_collection(X):
             return dask_predictions(self, X, "predict_log_proba")
-        return sm.log_softmax(self._raw_prediction(X))
+        return sm.log_softmax(self._tempered(self._raw_prediction(X)))
 
     def log_proba_blocks(self, X, y=None):
         """Log probabilities with the true labels, block by block, for scoring.
@@ -127,6 +132,118 @@ class SoftmaxPredictionMixin:
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message="X does not have valid feature names")
                 yield labels, self.predict_log_proba(X_block)
+
+    def calibrate(self, X, y=None, sample_weight=None):
+        """Fit the temperature ``T`` of the probabilities on held-out rows; ``None`` resets it.
+
+        Temperature scaling (Guo et al., 2017): ``predict_proba`` and
+        ``predict_log_proba`` become ``softmax(logits / T)``, with the ``T > 0`` that
+        minimises the (weighted) mean log-loss of these rows,
+        :func:`softmax_classifier.calibration.fit_temperature` (a convex problem in
+        ``1 / T``, solved to machine precision). ``predict`` and
+        ``decision_function`` never change: dividing the logits by ``T`` keeps
+        their order. Fit it on rows the model was not trained on (a validation
+        split): on its own training rows an unpenalised model looks right.
+        ``fit`` and ``partial_fit`` reset it (new logits); ``save`` keeps it.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features), a data source, or None
+            Validation rows, checked as for :meth:`predict`; a data source
+            (:func:`~softmax_classifier.data.as_source`) is read block by block with
+            its labels and weights. ``None`` removes ``temperature_`` (back to
+            ``T = 1``).
+        y : array-like of shape (n_samples,) or None
+            Labels, each one of ``classes_``; None for a data source or ``X=None``.
+        sample_weight : array-like of shape (n_samples,) or None
+            Weights of the rows (not with a data source, which brings its own).
+
+        Returns
+        -------
+        self
+            With ``temperature_`` (float): ``T``, where ``T > 1`` softens
+            over-confident probabilities.
+
+        Raises
+        ------
+        ValueError
+            For labels not among ``classes_``, fewer than 2 rows, and when no
+            temperature minimises the loss (every row right with a margin, or
+            logits no better than chance; see :func:`fit_temperature`).
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_digits
+        >>> from softmax_classifier import SoftmaxClassifier
+        >>> X, y = load_digits(return_X_y=True)
+        >>> model = SoftmaxClassifier(alpha=0.0, max_iter=300).fit(X[:200], y[:200])
+        >>> model.calibrate(X[200:1000], y[200:1000]).temperature_ > 1  # over-confident
+        True
+        >>> labels = model.predict(X[1000:])
+        >>> bool((model.calibrate(None).predict(X[1000:]) == labels).all())
+        True
+        >>> hasattr(model, "temperature_")
+        False
+        """
+        if X is None:
+            if y is not None or sample_weight is not None:
+                raise ValueError("calibrate(None) resets the temperature: pass no y or weights")
+            self._set_temperature(None)
+            return self
+        check_is_fitted(self)
+        if isinstance(X, DataSource):
+            if y is not None or sample_weight is not None:
+                raise ValueError("A data source brings its own labels and weights: pass y=None.")
+            raw, labels, sample_weight = self._source_predictions(X)
+        else:
+            raw, labels = self._raw_prediction(X), np.asarray(y)
+            if y is None or labels.shape != (raw.shape[0],):
+                raise ValueError(
+                    f"y must hold one label per row of X ({raw.shape[0]}), got "
+                    f"{'None' if y is None else labels.shape}"
+                )
+        temperature = fit_temperature(raw, self._class_index(labels), sample_weight)
+        self._set_temperature(temperature)
+        return self
+
+    def _set_temperature(self, temperature):
+        """Keep ``temperature_``, or remove it for ``None`` (``T = 1``)."""
+        if temperature is None:
+            self.__dict__.pop("temperature_", None)
+        else:
+            self.temperature_ = float(temperature)
+
+    def _tempered(self, raw):
+        """Logits divided by ``temperature_`` when the model was calibrated."""
+        temperature = getattr(self, "temperature_", None)
+        return raw if temperature is None else raw / raw.dtype.type(temperature)
+
+    def _class_index(self, labels):
+        """Columns of ``classes_`` of the labels; a ValueError naming unknown ones."""
+        classes = self.classes_
+        order = np.argsort(classes)
+        try:
+            position = np.searchsorted(classes, labels, sorter=order)
+        except TypeError:  # labels of another type than the classes
+            position = np.zeros(len(labels), dtype=np.intp)
+        index = order[np.minimum(position, len(classes) - 1)]
+        unknown = classes[index] != labels
+        if np.any(unknown):
+            names = ", ".join(map(str, np.unique(labels[unknown])[:10]))
+            raise ValueError(f"labels not among the model's classes: {names}")
+        return index
+
+    def _source_predictions(self, source):
+        """``(raw_prediction, labels, sample_weight or None)`` of every block of a source."""
+        raws, labels, weights = [], [], []
+        for X_block, y_block, w_block in source.blocks():
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="X does not have valid feature names")
+                raws.append(self._raw_prediction(X_block))
+            labels.append(source.classes[y_block])
+            weights.append(np.ones(len(y_block)) if w_block is None else w_block)
+        weight = np.concatenate(weights)
+        return np.concatenate(raws), np.concatenate(labels), weight
 
     def _raw_prediction(self, X):
         check_is_fitted(self)

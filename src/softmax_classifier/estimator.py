@@ -383,6 +383,7 @@ class SoftmaxClassifier(SoftmaxPredictionMixin, ClassifierMixin, BaseEstimator):
             alpha_used=float(self.alpha_) if hasattr(self, "alpha_") else None,
             hyperparameters=self.get_params(),
             fit_report=None if report is None else report.as_dict(),
+            temperature=getattr(self, "temperature_", None),
         )
         model_file.save_model(path, contents)
 
@@ -421,6 +422,7 @@ class SoftmaxClassifier(SoftmaxPredictionMixin, ClassifierMixin, BaseEstimator):
         self.coef_, self.intercept_ = result.coef, result.intercept
         self.feature_mean_, self.feature_scale_ = result.feature_mean, result.feature_scale
         self.alpha_, self.fit_report_ = result.alpha, result.report
+        self._set_temperature(None)  # new logits: calibrate again
         self._optimizer_state, self._seed = result.state, result.seed
         self.n_features_in_ = source.n_features
         for attribute, value in (
@@ -485,6 +487,7 @@ def load(path):
     if contents.alpha_used is not None:
         model.alpha_ = contents.alpha_used
     model.feature_mean_, model.feature_scale_ = contents.feature_mean, contents.feature_scale
+    model._set_temperature(contents.temperature)
     if contents.fit_report is not None:
         try:
             model.fit_report_ = FitReport(**contents.fit_report)

@@ -193,14 +193,16 @@ def load_model(path):
         ``(n_classes,)`` restored to their type
         (:func:`~softmax_classifier.model_file.restore_classes`), the standardisation
         statistics ``(n_features,)`` or ``None``, and the metadata's values
-        (``target_name`` and ``alpha_used`` are ``None`` when a file lacks them;
+        (``target_name``, ``alpha_used`` and ``temperature`` are ``None`` when a file
+        lacks them, as files written before calibration existed do;
         ``hyperparameters`` are as stored, not checked against an estimator).
 
     Raises
     ------
     ModelFileError
         For a missing, unreadable, malformed, truncated, oversized, tampered or
-        incompatible file, or a ``"target_name"`` that is not a string or an
-        ``"alpha_used"`` that is not a number (the only exception type it raises).
+        incompatible file, a ``"target_name"`` that is not a string, an
+        ``"alpha_used"`` that is not a number or a ``"temperature"`` that is not a
+        positive number (the only exception type it raises).
     """
     return decode_model(*load(path), path)

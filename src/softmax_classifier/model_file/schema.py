@@ -79,6 +79,9 @@ class ModelContents:
         The estimator's parameters; values JSON cannot hold are written as ``None``.
     fit_report : dict or None
         NaN and infinity are written as ``None``.
+    temperature : float or None, default=None
+        The temperature of calibrated probabilities (``temperature_``), a positive
+        number; ``None`` for an uncalibrated model (``T = 1``).
     """
 
     coef: np.ndarray
@@ -92,6 +95,7 @@ class ModelContents:
     alpha_used: float | None
     hyperparameters: dict
     fit_report: dict | None
+    temperature: float | None = None
 
 
 # -- the metadata keys, written once -----------------------------------------------------
@@ -123,6 +127,7 @@ _METADATA_KEYS = (
     _Key("alpha_used", False, lambda m: _maybe(m.alpha_used, float)),
     _Key("hyperparameters", True, lambda m: jsonable_params(m.hyperparameters)),
     _Key("fit_report", True, lambda m: _finite_or_none(m.fit_report)),
+    _Key("temperature", False, lambda m: _maybe(m.temperature, _temperature)),
 )
 """The metadata of a model file, in the order the validator checks that keys are present.
 
@@ -135,6 +140,13 @@ _REQUIRED_METADATA = tuple(key.name for key in _METADATA_KEYS if key.required)
 
 def _maybe(value, convert):
     return None if value is None else convert(value)
+
+
+def _temperature(value):
+    """A temperature as a float, or a ValueError if it is not a positive finite number."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < math.inf:
+        raise ValueError(f"temperature must be a positive number or null, got {short(value)}")
+    return float(value)
 
 
 # -- a model's contents <-> a file's tensors and metadata ---------------------------------
@@ -159,7 +171,7 @@ def encode_model(contents):
     ------
     ValueError
         If the labels are of a kind a model file cannot hold (mixed types, objects other
-        than str, int, float and bool).
+        than str, int, float and bool), or the temperature is not a positive number.
     """
     tensors = {"coef": contents.coef, "intercept": contents.intercept}
     if contents.feature_scale is not None:
@@ -188,8 +200,8 @@ def decode_model(tensors, metadata, path):
     Raises
     ------
     ModelFileError
-        If ``"target_name"`` is not a string or null, or ``"alpha_used"`` not a number or
-        null.
+        If ``"target_name"`` is not a string or null, ``"alpha_used"`` not a number or
+        null, or ``"temperature"`` not a positive number or null.
     """
     classes = restore_classes(metadata)
     target_name = metadata.get("target_name")
@@ -200,6 +212,10 @@ def decode_model(tensors, metadata, path):
         isinstance(alpha_used, bool) or not isinstance(alpha_used, int | float)
     ):
         raise ModelFileError(f"{path}: alpha_used must be a number or null")
+    try:
+        temperature = _maybe(metadata.get("temperature"), _temperature)
+    except ValueError as error:
+        raise ModelFileError(f"{path}: {error}") from None
     return ModelContents(
         coef=tensors["coef"],
         intercept=tensors["intercept"],
@@ -212,6 +228,7 @@ def decode_model(tensors, metadata, path):
         alpha_used=_maybe(alpha_used, float),
         hyperparameters=metadata["hyperparameters"],
         fit_report=metadata["fit_report"],
+        temperature=temperature,
     )
 
 
