@@ -1,4 +1,4 @@
-"""The ``softmax`` command: train, predict, evaluate, inspect, gradcheck and demo.
+"""The ``softmax`` command: train, predict, evaluate, calibrate, inspect, gradcheck and demo.
 
 Every subcommand reads data files, uses the estimator and its model files, and
 reports with ``rich``. Every problem the user can act on (a bad flag, a missing
@@ -13,7 +13,8 @@ The package is laid out by what the user asks for:
 - :mod:`.train`: ``train`` and ``demo`` (:mod:`._progress`: the progress
   display and Ctrl-C during the fit; :mod:`._run_folder`: the model and its
   run folder, written together);
-- :mod:`.score`: ``predict``, ``evaluate``, ``inspect``;
+- :mod:`.score`: ``predict``, ``evaluate``, ``inspect`` (and its ``--summary``);
+- :mod:`.calibrate`: ``calibrate``, over the estimator's temperature scaling;
 - :mod:`.gradcheck`: ``gradcheck``, over :mod:`softmax_classifier.gradcheck`;
 - :mod:`._common`: exit codes, errors, console, tables, CSV, reading data.
 

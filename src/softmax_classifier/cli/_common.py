@@ -251,8 +251,8 @@ def call(method, X):
         return method(X)
 
 
-def metrics(model, X, y=None):
-    """Accuracy, log-loss, calibration, per-class scores and the confusion matrix.
+def metrics(model, X, y=None, *, top_k=None):
+    """Accuracy, top-k accuracy, log-loss, Brier score, calibration, per-class scores.
 
     Parameters
     ----------
@@ -263,6 +263,8 @@ def metrics(model, X, y=None):
         was fitted (:meth:`SoftmaxClassifier.log_proba_blocks`).
     y : array-like of shape (n_samples,) or None
         The labels of array ``X``; None for a source (it brings its own).
+    top_k : int, optional
+        The ``k`` of top-k accuracy (default: the evaluation module's, 5).
 
     Returns
     -------
@@ -271,7 +273,8 @@ def metrics(model, X, y=None):
     """
     from softmax_classifier.evaluation import MetricsAccumulator
 
-    accumulator = MetricsAccumulator(model.classes_)
+    options = {} if top_k is None else {"top_k": top_k}
+    accumulator = MetricsAccumulator(model.classes_, **options)
     with _columns_aligned():
         for labels, log_proba in model.log_proba_blocks(X, y):
             accumulator.add(_match_label_type(labels, model.classes_), log_proba)

@@ -365,7 +365,18 @@ def build_parser():
         "--top-k",
         type=_integer(0),
         default=0,
-        help="add the K most probable labels and probabilities",
+        metavar="K",
+        help="add the K most probable labels and their probabilities, most probable first, "
+        "as columns top1, top1_proba, top2, top2_proba, ... (K is capped at the number of "
+        "classes; ties go to the class listed first in the model)",
+    )
+    predict.add_argument(
+        "--min-proba",
+        type=_real(0, 1),
+        default=None,
+        metavar="P",
+        help="leave the prediction column empty for rows whose top probability is below P "
+        "(the top-k and probability columns stay); the summary line on stderr counts them",
     )
     predict.add_argument(
         "-o",
@@ -382,9 +393,44 @@ def build_parser():
     )
     evaluate.add_argument("--json", action="store_true", help="print the metrics as JSON")
     evaluate.add_argument(
+        "--top-k",
+        type=_integer(1),
+        default=5,
+        metavar="K",
+        help="report top-K accuracy: the share of rows whose label is among the K most "
+        "probable (K is capped at the number of classes; default: 5)",
+    )
+    evaluate.add_argument(
+        "--plots",
+        metavar="DIR",
+        help="write confusion_matrix.png and reliability.png (accuracy against confidence, "
+        "with ECE and MCE) into this folder, made if missing (default: no figures)",
+    )
+    evaluate.add_argument(
         "--figure",
         metavar="PATH",
         help="draw the confusion matrix to this image file (default: no figure)",
+    )
+
+    calibrate = command(
+        "calibrate",
+        "fit a temperature to a model's probabilities on held-out labelled data",
+        "calibrate:calibrate",
+    )
+    model_and_data(
+        calibrate,
+        "labelled validation data file (not the training rows)",
+        target="label column (CSV/Parquet; default: the one the model was trained with)",
+    )
+    calibrate.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="NEW_MODEL",
+        help="calibrated model file to write, replaced atomically (may be MODEL itself)",
+    )
+    calibrate.add_argument(
+        "--json", action="store_true", help="print the temperature and errors as JSON"
     )
 
     inspect_ = command("inspect", "describe a model file", "score:inspect")
@@ -393,6 +439,20 @@ def build_parser():
         "--top", type=_integer(0), default=5, help="features listed per class (0: none)"
     )
     inspect_.add_argument("--json", action="store_true", help="print the description as JSON")
+    inspect_.add_argument(
+        "--summary",
+        metavar="DATA",
+        help="print the model's inference table on these labelled rows instead: coefficient, "
+        "standard error, z, p-value and confidence interval per class and feature, "
+        "log-likelihoods, pseudo-R^2, AIC, BIC ('-' reads standard input)",
+    )
+    inspect_.add_argument(
+        "--target",
+        help="label column of --summary DATA (CSV/Parquet; default: the one the model was "
+        "trained with)",
+    )
+    data_format(inspect_)
+    reading(inspect_)
 
     gradcheck = command(
         "gradcheck",

@@ -15,10 +15,16 @@ from pathlib import Path
 
 from softmax_classifier.cli._common import CommandError, unit
 
-__all__ = ["RUN_FILES", "check_outputs", "write_model_and_run"]
+__all__ = ["RUN_FILES", "check_folder", "check_outputs", "draw_scores", "write_model_and_run"]
 
 #: The files ``softmax train`` writes in its run folder.
-RUN_FILES = ("metrics.json", "loss_curve.png", "confusion_matrix.png", "weights.png")
+RUN_FILES = (
+    "metrics.json",
+    "loss_curve.png",
+    "confusion_matrix.png",
+    "reliability.png",
+    "weights.png",
+)
 
 
 def check_outputs(output, run_dir):
@@ -43,22 +49,45 @@ def check_outputs(output, run_dir):
     from softmax_classifier._atomic import check_output_path
 
     check_output_path(output)
-    if run_dir.exists() or run_dir.is_symlink():
-        if not run_dir.is_dir():
-            raise CommandError(f"the run folder {run_dir} exists and is not a folder")
-        if not os.access(run_dir, os.W_OK | os.X_OK):
-            raise CommandError(f"cannot write into the run folder {run_dir}: permission denied")
-        for name in RUN_FILES:
-            if (run_dir / name).exists() or (run_dir / name).is_symlink():
-                check_output_path(run_dir / name)
+    check_folder(run_dir, RUN_FILES, "run folder")
+
+
+def check_folder(folder, names, what):
+    """Refuse a folder of outputs that cannot be written: a file, unwritable, or bad entries.
+
+    Parameters
+    ----------
+    folder : pathlib.Path
+        A folder, or a new one to be made (its nearest existing parent must be a
+        writable folder).
+    names : sequence of str
+        The files to be written in it: each must be a regular file or new.
+    what : str
+        How messages name the folder (``"run folder"``).
+
+    Raises
+    ------
+    ValueError
+        (:class:`CommandError` or the atomic writer's error) naming what is wrong.
+    """
+    from softmax_classifier._atomic import check_output_path
+
+    if folder.exists() or folder.is_symlink():
+        if not folder.is_dir():
+            raise CommandError(f"the {what} {folder} exists and is not a folder")
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise CommandError(f"cannot write into the {what} {folder}: permission denied")
+        for name in names:
+            if (folder / name).exists() or (folder / name).is_symlink():
+                check_output_path(folder / name)
         return
-    parent = run_dir.parent
+    parent = folder.parent
     while not parent.exists():
         parent = parent.parent
     if not parent.is_dir():
-        raise CommandError(f"cannot create the run folder {run_dir}: {parent} is not a folder")
+        raise CommandError(f"cannot create the {what} {folder}: {parent} is not a folder")
     if not os.access(parent, os.W_OK | os.X_OK):
-        raise CommandError(f"cannot create the run folder {run_dir}: {parent} is not writable")
+        raise CommandError(f"cannot create the {what} {folder}: {parent} is not writable")
 
 
 def write_model_and_run(model, output, run_dir, metrics, image_shape):
@@ -84,8 +113,6 @@ def write_model_and_run(model, output, run_dir, metrics, image_shape):
     image_shape : tuple of int or None
         ``(height, width)`` of the features as an image: draw ``weights.png``.
     """
-    import numpy as np
-
     from softmax_classifier import plots
     from softmax_classifier._atomic import remove_stale_temporaries, temporary_path
 
@@ -103,13 +130,8 @@ def write_model_and_run(model, output, run_dir, metrics, image_shape):
         plots.plot_loss_curve(
             report.objective_history, staging / "loss_curve.png", xlabel=unit(report.solver)
         )
-        shown = metrics.get("test", metrics["train"])
-        plots.plot_confusion_matrix(
-            np.asarray(shown["confusion_matrix"]),
-            [str(label) for label in shown["labels"]],
-            staging / "confusion_matrix.png",
-            title=f"Confusion matrix ({'test' if 'test' in metrics else 'train'})",
-        )
+        split = "test" if "test" in metrics else "train"
+        draw_scores(metrics[split], staging, f" ({split})")
         if image_shape is not None:
             plots.plot_weights(
                 model.coef_,
@@ -126,6 +148,47 @@ def write_model_and_run(model, output, run_dir, metrics, image_shape):
         shutil.rmtree(staging, ignore_errors=True)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(model_temporary)
+
+
+def draw_scores(scores, folder, note=""):
+    """Write ``confusion_matrix.png`` and ``reliability.png`` of ``scores`` into ``folder``.
+
+    Parameters
+    ----------
+    scores : dict
+        As :func:`softmax_classifier.evaluation.classification_metrics` returns them.
+    folder : pathlib.Path
+        Made if missing.
+    note : str, default=""
+        Added to both titles (``" (test)"``).
+
+    Returns
+    -------
+    list of pathlib.Path
+        The two figures.
+    """
+    import numpy as np
+
+    from softmax_classifier import plots
+
+    bins = scores["calibration_bins"]
+    return [
+        plots.plot_confusion_matrix(
+            np.asarray(scores["confusion_matrix"]),
+            [str(label) for label in scores["labels"]],
+            folder / "confusion_matrix.png",
+            title=f"Confusion matrix{note}",
+        ),
+        plots.plot_reliability(
+            bins["weight"],
+            bins["accuracy"],
+            bins["confidence"],
+            folder / "reliability.png",
+            ece=scores["expected_calibration_error"],
+            mce=scores["max_calibration_error"],
+            title=f"Reliability diagram{note}",
+        ),
+    ]
 
 
 def _remove_stale_folders(folder):

@@ -2,7 +2,8 @@
 
 ``predict`` and ``evaluate`` read a data file (or standard input) with the
 model's feature columns and score it; ``inspect`` describes a model file from
-one read of it, without building an estimator.
+one read of it, without building an estimator, or with ``--summary DATA``
+prints the model's inference table on labelled rows.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from softmax_classifier.cli._common import (
     write_csv,
 )
 
-__all__ = ["evaluate", "inspect", "predict"]
+__all__ = ["evaluate", "inspect", "labelled_rows", "predict"]
 
 
 def predict(args):
@@ -49,7 +50,17 @@ def predict(args):
     proba = call(model.predict_proba, X)
     classes = model.classes_
     header = ["prediction"]
-    columns = [classes[np.argmax(proba, axis=1)]]
+    top = np.argmax(proba, axis=1)
+    labels = classes[top]
+    note = ""
+    if args.min_proba is not None:
+        unsure = proba[np.arange(len(top)), top] < args.min_proba
+        labels = np.where(unsure, "", labels.astype(object))
+        note = (
+            f" ({int(unsure.sum())} with no label: top probability below --min-proba "
+            f"{args.min_proba:g})"
+        )
+    columns = [labels]
     if args.proba:
         header += [f"proba_{c}" for c in classes]
         columns += list(proba.T)
@@ -64,9 +75,11 @@ def predict(args):
     if to_file:
         with atomic_write(args.output, "w", encoding="utf-8", newline="") as stream:
             write_csv(stream, header, rows)
-        console(stderr=True).print(f"wrote {X.shape[0]} predictions to {args.output}")
+        console(stderr=True).print(f"wrote {X.shape[0]} predictions to {args.output}{note}")
     else:
         write_csv(sys.stdout, header, rows)
+        if args.min_proba is not None:  # the count said on stderr; stdout stays the CSV
+            console(stderr=True).print(f"{X.shape[0]} predictions{note}")
     return 0
 
 
@@ -76,48 +89,80 @@ def evaluate(args):
 
     from softmax_classifier import plots
     from softmax_classifier._atomic import check_output_path
+    from softmax_classifier.cli._run_folder import check_folder, draw_scores
     from softmax_classifier.estimator import load
 
+    # Outputs checked before anything is read (new folders are made later).
     if args.figure is not None and Path(args.figure).parent.is_dir():
-        check_output_path(args.figure)  # before reading anything (new folders are made later)
+        check_output_path(args.figure)
+    if args.plots is not None:
+        check_folder(Path(args.plots), FIGURES, "--plots folder")
     model = load(args.model)
-    with data_path(args.data, args.format) as (path, format):
-        target = args.target
-        if target is None:
-            target = _default_target(model, path, format, args)
-        data = read_for_model(
-            model, path, target=target, format=format, require_target=True, args=args
-        )
-    X = align(feature_names(model), model.n_features_in_, data)
-    scores = metrics(model, X, data.y)
+    X, y = labelled_rows(model, args.data, args)
+    scores = metrics(model, X, y, top_k=args.top_k)
     if args.figure is not None:
         plots.plot_confusion_matrix(
             np.asarray(scores["confusion_matrix"]),
             [str(label) for label in scores["labels"]],
             args.figure,
         )
+    figures = [] if args.plots is None else draw_scores(scores, Path(args.plots))
     if args.json:
         print(json.dumps(scores, indent=2))
         return 0
+    _print_scores(scores)
+    if args.figure is not None:
+        console().print(f"confusion matrix figure: {args.figure}")
+    for path in figures:
+        console().print(f"figure: {path}")
+    return 0
+
+
+#: The figures ``evaluate --plots DIR`` writes.
+FIGURES = ("confusion_matrix.png", "reliability.png")
+
+
+def labelled_rows(model, data, args):
+    """``(X, y)``: the rows of DATA in the model's columns and their labels.
+
+    The label column is ``--target``, else the one :func:`_default_target`
+    finds; ``evaluate``, ``calibrate`` and ``inspect --summary`` read alike.
+    """
+    with data_path(data, args.format) as (path, format):
+        target = args.target
+        if target is None:
+            target = _default_target(model, path, format, args, data)
+        rows = read_for_model(
+            model, path, target=target, format=format, require_target=True, args=args
+        )
+    return align(feature_names(model), model.n_features_in_, rows), rows.y
+
+
+def _print_scores(scores):
+    """``evaluate``'s tables: the summary, per class (with averages), the confusion matrix."""
     from rich.table import Table
 
     out = console()
     summary = key_value_table()
     summary.add_row("rows", str(scores["n_samples"]))
     summary.add_row("accuracy", f"{scores['accuracy']:.4f}")
+    summary.add_row(f"top-{scores['top_k']} accuracy", f"{scores['top_k_accuracy']:.4f}")
     summary.add_row("log-loss", f"{scores['log_loss']:.6f}")
+    summary.add_row("Brier score", f"{scores['brier_score']:.6f}")
     summary.add_row("calibration error (ECE)", f"{scores['expected_calibration_error']:.4f}")
+    summary.add_row("max calibration error (MCE)", f"{scores['max_calibration_error']:.4f}")
     print_table(out, summary)
     per_class = Table(title="per class")
     for name in ("label", "precision", "recall", "f1", "support"):
         per_class.add_column(name, justify="left" if name == "label" else "right")
-    for row in scores["per_class"]:
+    rows = [(str(row["label"]), row) for row in scores["per_class"]]
+    rows += [("macro avg", scores["macro_avg"]), ("weighted avg", scores["weighted_avg"])]
+    for number, (label, row) in enumerate(rows):
         per_class.add_row(
-            str(row["label"]),
-            f"{row['precision']:.4f}",
-            f"{row['recall']:.4f}",
-            f"{row['f1']:.4f}",
-            str(row["support"]),
+            label,
+            *(f"{row[name]:.4f}" for name in ("precision", "recall", "f1")),
+            _amount(row["support"]),
+            end_section=number == len(rows) - 3,
         )
     print_table(out, per_class)
     labels = [str(label) for label in scores["labels"]]
@@ -129,13 +174,15 @@ def evaluate(args):
         for label, counts in zip(labels, scores["confusion_matrix"], strict=True):
             matrix.add_row(label, *map(str, counts))
         print_table(out, matrix)
-    if args.figure is not None:
-        out.print(f"confusion matrix figure: {args.figure}")
-    return 0
 
 
-def _default_target(model, path, format, args):
-    """``evaluate``'s label column when ``--target`` is not given.
+def _amount(value):
+    """A count as it is, a sum of weights to 6 digits."""
+    return str(value) if isinstance(value, int) else f"{value:.6g}"
+
+
+def _default_target(model, path, format, args, data):
+    """The label column when ``--target`` is not given (``data``: DATA as given).
 
     The target name stored in the model file (``train --target``), else the
     one column of a CSV/Parquet file that is not among the model's features.
@@ -154,7 +201,7 @@ def _default_target(model, path, format, args):
     extra = [c for c in (columns or []) if c not in names]
     if names and len(extra) == 1:
         return extra[0]
-    shown = data_name(args.data, path)
+    shown = data_name(data, path)
     raise CommandError(
         f"--target is required: the model file does not name its label column, and {shown} "
         f"has {len(extra)} columns the model does not use ({shorten(extra, 5)})"
@@ -183,11 +230,43 @@ def inspect(args):
     """
     if args.model == STDIO:
         raise CommandError("inspect reads a model file by name, not from standard input")
+    if args.summary is not None:
+        return _inference_table(args)
+    reading = (
+        ("--target", args.target),
+        ("--format", args.format),
+        ("--no-header", args.no_header),
+        ("--drop", args.drop),
+        ("--zero-based", args.zero_based),
+    )
+    unused = [flag for flag, given in reading if given]
+    if unused:
+        raise CommandError(f"{', '.join(unused)} only apply to the data of --summary DATA")
     info = _description(args.model, args.top)
     if args.json:
         print(json.dumps(info, indent=2))
         return 0
     _print_description(info)
+    return 0
+
+
+def _inference_table(args):
+    """``inspect --summary DATA``: the model's ``summary`` on DATA, as text or JSON."""
+    import numpy as np
+
+    from softmax_classifier.estimator import load
+
+    model = load(args.model)
+    X, y = labelled_rows(model, args.summary, args)
+    table = call(lambda rows: model.summary(rows, y), X)
+    if args.json:
+        numbers = {
+            key: value.tolist() if isinstance(value, np.ndarray | np.generic) else value
+            for key, value in table.to_dict().items()
+        }
+        print(json.dumps(numbers, indent=2))
+    else:
+        print(table)
     return 0
 
 
