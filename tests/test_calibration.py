@@ -220,6 +220,8 @@ def test_fit_resets_the_temperature():
     assert hasattr(model, "temperature_")
     model.fit(X[:50], y[:50])
     assert not hasattr(model, "temperature_")
+    model.set_params(solver="sgd").calibrate(X[50:], y[50:]).partial_fit(X[:50], y[:50])
+    assert not hasattr(model, "temperature_")
 
 
 def test_float32_model_stays_float32():
