@@ -16,6 +16,7 @@ from sklearn.metrics import (
 )
 from sklearn.metrics import precision_recall_fscore_support as prfs
 
+from softmax_classifier import calibration
 from softmax_classifier.evaluation import (
     MetricsAccumulator,
     classification_metrics,
@@ -214,3 +215,23 @@ def test_metrics_are_json_and_survive_a_round_trip():
     y, log_proba, classes = random_predictions(10, n=30)
     metrics = classification_metrics(y, log_proba, classes)
     assert json.loads(json.dumps(metrics)) == metrics  # no NaN in the bins: None instead
+
+
+def test_calibration_errors_are_the_calibration_modules():
+    y, log_proba, classes = random_predictions(11, n=300)
+    weight = np.random.default_rng(12).uniform(0, 2, len(y))
+    metrics = classification_metrics(y, log_proba, classes, sample_weight=weight, n_bins=10)
+    y_index, proba = np.searchsorted(classes, y), np.exp(log_proba)
+    options = {"n_bins": 10, "sample_weight": weight}
+    assert metrics["expected_calibration_error"] == pytest.approx(
+        calibration.expected_calibration_error(y_index, proba, **options), rel=1e-12
+    )
+    assert metrics["max_calibration_error"] == pytest.approx(
+        calibration.maximum_calibration_error(y_index, proba, **options), rel=1e-12
+    )
+    bins = calibration.calibration_bins(y_index, proba, **options)
+    np.testing.assert_allclose(metrics["calibration_bins"]["weight"], bins.weight, rtol=1e-12)
+    # The old name, arguments in its own order, is the same number.
+    assert expected_calibration_error(proba, y_index) == calibration.expected_calibration_error(
+        y_index, proba
+    )

@@ -19,10 +19,9 @@ class ``t_i`` and probabilities ``p_i`` (shape ``(n_classes,)``):
   that it stays finite and exact;
 - Brier score ``sum_i w_i ||p_i - e_{t_i}||^2 / sum_i w_i`` (the squared
   distance to the one-hot vector, summed over classes: 0 to 2);
-- the top-label calibration errors: rows in ``n_bins`` equal-width bins of
-  confidence ``max p_i``; ECE ``sum_b |correct_b - confidence_b| / sum_i w_i``
-  (sums of weights in bin ``b``), MCE the largest ``|accuracy_b -
-  confidence_b|`` over non-empty bins; the bins themselves, for a reliability
+- the top-label calibration errors of :mod:`softmax_classifier.calibration`
+  (ECE and MCE over ``n_bins`` equal-width bins of the confidence ``max p_i``,
+  whose binning this module uses) and the bins themselves, for a reliability
   diagram.
 
 Everything is a sum over rows, so :class:`MetricsAccumulator` scores data
@@ -32,6 +31,8 @@ block by block (a file larger than memory) keeping only counts.
 from __future__ import annotations
 
 import numpy as np
+
+from softmax_classifier import calibration
 
 __all__ = ["MetricsAccumulator", "classification_metrics", "expected_calibration_error"]
 
@@ -45,6 +46,9 @@ def expected_calibration_error(proba, y_index, n_bins=15):
     Rows are put in ``n_bins`` equal-width bins by their confidence
     :math:`\max_i p_i`; the error is
     :math:`\sum_b \frac{|B_b|}{n} \,|\mathrm{acc}(B_b) - \mathrm{conf}(B_b)|`.
+    The same number as
+    :func:`softmax_classifier.calibration.expected_calibration_error`, whose
+    arguments come in the other order (and which has more options).
 
     Parameters
     ----------
@@ -64,9 +68,7 @@ def expected_calibration_error(proba, y_index, n_bins=15):
     >>> expected_calibration_error(np.array([[0.9, 0.1], [0.9, 0.1]]), np.array([0, 1]))
     0.4
     """
-    proba = np.asarray(proba)
-    count, correct, confidence = _bin_sums(proba, np.asarray(y_index), None, n_bins)
-    return _calibration_errors(count, correct, confidence)[0]
+    return calibration.expected_calibration_error(y_index, proba, n_bins=n_bins)
 
 
 def classification_metrics(
@@ -171,7 +173,7 @@ class MetricsAccumulator:
         self._rank = np.zeros(n_classes)  # by the true class's rank among the probabilities
         self._log_loss_sum = 0.0
         self._brier_sum = 0.0
-        self._bins = np.zeros((3, self.n_bins))  # per bin: weight, correct, confidence
+        self._bins = None  # calibration.CalibrationBins, summed over the blocks
 
     def add(self, y_true, log_proba, sample_weight=None):
         """Add a block of rows.
@@ -194,9 +196,14 @@ class MetricsAccumulator:
         self._rank += np.bincount(_true_rank(log_proba, y_index), weight, len(self.classes))
         true_log_proba = log_proba[rows, y_index].astype(np.float64)
         self._log_loss_sum -= float(weight @ true_log_proba)
-        squares = np.einsum("ij,ij->i", proba, proba) - 2.0 * proba[rows, y_index] + 1.0
-        self._brier_sum += float(weight @ squares)
-        self._bins += _bin_sums(proba, y_index, weight, self.n_bins)
+        if not len(y_index):
+            return
+        proba = np.minimum(proba, 1.0)  # exp of a log-probability rounded above 0
+        block_weight = weight.sum()
+        if block_weight > 0:
+            self._brier_sum += calibration.brier_score(y_index, proba, weight) * block_weight
+        bins = calibration.calibration_bins(y_index, proba, self.n_bins, sample_weight=weight)
+        self._bins = bins if self._bins is None else self._bins + bins
 
     def result(self):
         """The metrics of all rows added, as :func:`classification_metrics` returns them.
@@ -212,7 +219,7 @@ class MetricsAccumulator:
         precision = _ratio(correct, predicted)
         recall = _ratio(correct, support)
         f1 = _ratio(2 * precision * recall, precision + recall)
-        ece, mce = _calibration_errors(*self._bins)
+        ece, mce = self._calibration_errors()
         count = self._count
         labels = [_plain(c) for c in self.classes]
         scores = {"n_samples": self._n_rows}
@@ -251,17 +258,24 @@ class MetricsAccumulator:
             holds confidences in ``[b / n_bins, (b + 1) / n_bins)`` (the last
             one includes 1).
         """
-        weight, correct, confidence = self._bins
-        filled = weight > 0
-        accuracy, confidence = _ratio(correct, weight), _ratio(confidence, weight)
+        if self._bins is None:
+            weight = np.zeros(self.n_bins)
+            accuracy = confidence = np.full(self.n_bins, np.nan)
+        else:
+            weight = self._bins.weight
+            accuracy, confidence = self._bins.accuracy, self._bins.mean_confidence
         return {
             "n_bins": self.n_bins,
             "weight": [self._count(w) for w in weight],
-            "accuracy": [float(a) if f else None for a, f in zip(accuracy, filled, strict=True)],
-            "confidence": [
-                float(c) if f else None for c, f in zip(confidence, filled, strict=True)
-            ],
+            "accuracy": [_number_or_none(a) for a in accuracy],
+            "confidence": [_number_or_none(c) for c in confidence],
         }
+
+    def _calibration_errors(self):
+        """``(ECE, MCE)`` of the rows added; 0 when they weigh nothing."""
+        if self._bins is None or not self._bins.weight.sum() > 0:
+            return 0.0, 0.0
+        return self._bins.expected_error(), self._bins.maximum_error()
 
     def _count(self, value):
         """A sum of weights as JSON holds it: an int when every weight was 1."""
@@ -299,37 +313,6 @@ def _true_rank(log_proba, y_index):
     return ahead.sum(axis=1)
 
 
-def _bin_sums(proba, y_index, weight, n_bins):
-    """Per confidence bin: summed weight, weight of correct rows, summed confidence.
-
-    Bins are ``n_bins`` equal-width intervals of the top probability (the last
-    one closed); the sums are the rows of an array of shape ``(3, n_bins)``.
-    """
-    predicted = proba.argmax(axis=1)
-    confidence = proba[np.arange(len(predicted)), predicted].astype(np.float64)
-    weight = np.ones(len(predicted)) if weight is None else weight
-    bins = np.minimum((confidence * n_bins).astype(np.intp), n_bins - 1)
-    return np.stack(
-        [
-            np.bincount(bins, weight, n_bins),
-            np.bincount(bins, weight * (predicted == y_index), n_bins),
-            np.bincount(bins, weight * confidence, n_bins),
-        ]
-    )
-
-
-def _calibration_errors(weight, correct, confidence):
-    """``(ECE, MCE)`` of the bins' sums (0 for no rows)."""
-    total = weight.sum()
-    if total <= 0:
-        return 0.0, 0.0
-    gaps = np.abs(correct - confidence)
-    filled = weight > 0
-    ece = gaps.sum() / total
-    mce = np.max(gaps[filled] / weight[filled])
-    return float(round(ece, 15)), float(round(mce, 15))
-
-
 def _averages(precision, recall, f1, support):
     """Macro (``support`` None) or support-weighted means of the per-class scores."""
     if support is not None and support.sum() <= 0:
@@ -338,6 +321,11 @@ def _averages(precision, recall, f1, support):
         name: float(np.average(values, weights=support))
         for name, values in (("precision", precision), ("recall", recall), ("f1", f1))
     }
+
+
+def _number_or_none(value):
+    """A float for JSON; None for NaN (an empty bin)."""
+    return None if np.isnan(value) else float(value)
 
 
 def _mean(value, total):
