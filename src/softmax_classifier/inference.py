@@ -551,10 +551,10 @@ def _text_lines(result):
             )
     lines.append("=" * width)
     if penalised:
-        lines.append(
-            "Penalised fit: sandwich covariance H^+ M H^+ of all classes, intercepts centred; "
-            "tests are approximate and k is the effective number of parameters."
-        )
+        lines += [
+            "Penalised fit: sandwich covariance H^+ M H^+ over all classes, intercepts centred;",
+            "df model is effective (trace(H^+ I) less the null model's), tests approximate.",
+        ]
     else:
         lines.append(f"Contrasts theta_k - theta_ref against class {result.reference!r}.")
     if result.standardized:
