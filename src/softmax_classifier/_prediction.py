@@ -169,7 +169,8 @@ class SoftmaxPredictionMixin:
         ValueError
             For labels not among ``classes_``, fewer than 2 rows, and when no
             temperature minimises the loss (every row right with a margin, or
-            logits no better than chance; see :func:`fit_temperature`).
+            logits no better than chance; see
+            :func:`~softmax_classifier.calibration.fit_temperature`).
 
         Examples
         --------
@@ -234,7 +235,7 @@ class SoftmaxPredictionMixin:
         return index
 
     def _source_predictions(self, source):
-        """``(raw_prediction, labels, sample_weight or None)`` of every block of a source."""
+        """``(raw_prediction, labels, sample_weight)`` of every block of a source, joined."""
         raws, labels, weights = [], [], []
         for X_block, y_block, w_block in source.blocks():
             with warnings.catch_warnings():
@@ -242,8 +243,7 @@ class SoftmaxPredictionMixin:
                 raws.append(self._raw_prediction(X_block))
             labels.append(source.classes[y_block])
             weights.append(np.ones(len(y_block)) if w_block is None else w_block)
-        weight = np.concatenate(weights)
-        return np.concatenate(raws), np.concatenate(labels), weight
+        return np.concatenate(raws), np.concatenate(labels), np.concatenate(weights)
 
     def _raw_prediction(self, X):
         check_is_fitted(self)
