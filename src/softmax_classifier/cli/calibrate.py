@@ -13,6 +13,7 @@ import json
 from softmax_classifier.cli._common import (
     STDIO,
     CommandError,
+    call,
     console,
     key_value_table,
     metrics,
@@ -34,7 +35,7 @@ def calibrate(args):
     model = load(args.model)
     X, y = labelled_rows(model, args.data, args)
     before = metrics(model, X, y)
-    model.calibrate(X, y)
+    call(lambda rows: model.calibrate(rows, y), X)  # X in the model's columns already
     after = metrics(model, X, y)
     model.save(args.output)
     report = {

@@ -307,6 +307,7 @@ def _description(path, top):
         "preprocessing": metadata["preprocessing"],
         "hyperparameters": metadata["hyperparameters"],
         "alpha_used": metadata.get("alpha_used"),
+        "temperature": metadata.get("temperature"),
         "fit_report": _summarise_report(metadata["fit_report"]),
         "top_features": top_features,
     }
@@ -342,6 +343,8 @@ def _print_description(info):
     table.add_row("hyperparameters", ", ".join(f"{k}={v!r}" for k, v in params.items()))
     if info["alpha_used"] is not None:
         table.add_row("alpha used", f"{info['alpha_used']:.6g}")
+    if info["temperature"] is not None:
+        table.add_row("temperature", f"{info['temperature']:.6g} (softmax calibrate)")
     for key, value in (info["fit_report"] or {}).items():
         shown = f"{value:.6g}" if isinstance(value, float) else str(value)
         table.add_row(f"fit {key.replace('_', ' ')}", shown)
