@@ -336,3 +336,14 @@ def test_separable_classes_warn_that_the_standard_errors_are_unreliable():
     model = tight_fit(X[:, :2], y)
     with pytest.warns(UserWarning, match="nearly singular.*separable"):
         summary(model, X[:, :2], y)
+
+
+def test_the_estimator_method_is_the_module_function(data):
+    X, y, _, model = data
+    groups = np.arange(len(y)) % 7
+    by_method = model.summary(X, y, cov_type="cluster", groups=groups, level=0.9).to_dict()
+    by_function = summary(model, X, y, cov_type="cluster", groups=groups, level=0.9).to_dict()
+    for key, value in by_function.items():
+        np.testing.assert_array_equal(by_method[key], value, err_msg=key)
+    with pytest.raises(Exception, match="not fitted"):
+        SoftmaxClassifier().summary(X, y)

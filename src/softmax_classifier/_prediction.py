@@ -1,9 +1,9 @@
 """Predictions of a fitted softmax model: logits, labels, probabilities, for any input.
 
 :class:`SoftmaxPredictionMixin` gives the estimator ``decision_function``,
-``predict``, ``predict_proba``, ``predict_log_proba``, ``log_proba_blocks`` and
-``calibrate``
-from its fitted attributes (``coef_``, ``intercept_``, ``classes_`` and the
+``predict``, ``predict_proba``, ``predict_log_proba``, ``log_proba_blocks``,
+``calibrate`` and ``summary`` (:mod:`softmax_classifier.inference`) from its
+fitted attributes (``coef_``, ``intercept_``, ``classes_`` and the
 standardisation statistics). The formulas are
 :func:`softmax_classifier.math.raw_prediction`, ``softmax`` and
 ``log_softmax``; this module adds what a fitted model needs around them:
@@ -23,6 +23,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from softmax_classifier import math as sm
 from softmax_classifier.calibration import fit_temperature
 from softmax_classifier.data import DataSource, is_dask_collection
+from softmax_classifier.inference import summary
 
 __all__ = ["SoftmaxPredictionMixin", "dask_predictions", "raw_prediction"]
 
@@ -206,6 +207,47 @@ class SoftmaxPredictionMixin:
         temperature = fit_temperature(raw, self._class_index(labels), sample_weight)
         self._set_temperature(temperature)
         return self
+
+    def summary(
+        self,
+        X,
+        y,
+        sample_weight=None,
+        reference=None,
+        cov_type="nonrobust",
+        groups=None,
+        level=0.95,
+    ):
+        """The inference table of the fitted model: standard errors, tests, likelihoods.
+
+        Coefficients with standard errors, z, p-values and confidence
+        intervals, and the log-likelihood, likelihood-ratio test, pseudo-R^2,
+        AIC and BIC; contrasts against a reference class for ``alpha_ == 0``,
+        the penalised sandwich covariance otherwise (``docs/inference.md``,
+        ``docs/math.md``). See :func:`softmax_classifier.inference.summary`
+        for every parameter.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_samples, n_features)
+            The rows the model was fitted on.
+        y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,) or None, default=None
+            Frequency weights.
+        reference : object or None, default=None
+        cov_type : {"nonrobust", "HC0", "cluster"}, default="nonrobust"
+        groups : array-like of shape (n_samples,) or None, default=None
+            Cluster labels, for ``cov_type="cluster"``.
+        level : float, default=0.95
+            Confidence level of the intervals.
+
+        Returns
+        -------
+        softmax_classifier.inference.Summary
+            Prints as a table; ``to_dict()``, ``to_frame()``.
+        """
+        check_is_fitted(self)
+        return summary(self, X, y, sample_weight, reference, cov_type, groups, level)
 
     def _set_temperature(self, temperature):
         """Keep ``temperature_``, or remove it for ``None`` (``T = 1``)."""

@@ -71,10 +71,8 @@ class SoftmaxClassifier(SoftmaxPredictionMixin, ClassifierMixin, BaseEstimator):
         (:func:`softmax_classifier.solvers.choose_solver`, rules from the
         measurements in ``docs/solvers.md``); the fit report says which and why.
         ``lbfgs``: limited-memory BFGS with a Wolfe line search.
-        ``newton-cg``: Newton steps from exact Hessian-vector products, by
-        conjugate gradient preconditioned by the Hessian's diagonal (sparse
-        data) or a Kronecker-factored approximation of the Hessian (dense data
-        with at most 1023 features).
+        ``newton-cg``: Newton steps by preconditioned conjugate gradient on
+        exact Hessian-vector products (``docs/solvers.md``).
         ``gd``: full-batch gradient descent (the notes' update).
         ``sgd``: mini-batch SGD with momentum; ``batch_size=1`` is the notes'
         per-example update. ``adam``: mini-batch Adam.
@@ -85,9 +83,8 @@ class SoftmaxClassifier(SoftmaxPredictionMixin, ClassifierMixin, BaseEstimator):
     tol : float, default=1e-4
         Converged when the largest absolute entry of the objective's gradient
         is ``<= tol`` (for ``sgd``/``adam``: checked after each epoch).
-        scikit-learn's default; on letter, sector, Fashion-MNIST, digits and a
-        Covertype-like set it gave the test accuracy of ``1e-5`` with 13-36%
-        fewer data passes. Lower it for coefficients close to the optimum.
+        scikit-learn's default (measurements: ``docs/solvers.md``). Lower it
+        for coefficients close to the optimum.
     learning_rate : float or "auto", default="auto"
         Step size for ``gd``, ``sgd`` and ``adam`` (ignored by the others).
         ``"auto"``: ``gd`` backtracks (Armijo); ``sgd`` takes
@@ -154,6 +151,8 @@ class SoftmaxClassifier(SoftmaxPredictionMixin, ClassifierMixin, BaseEstimator):
         Iterations (epochs) of the last fit; summed over ``partial_fit`` calls.
     fit_report_ : FitReport
         Stop reason, gradient norm, objective history and time of the last fit.
+    temperature_ : float
+        Only after :meth:`calibrate`: ``predict_proba`` is ``softmax(z / T)``.
     target_name_ : str
         Only when the data source named its label column (a file's target):
         saved with the model, so ``softmax evaluate`` finds the labels.
