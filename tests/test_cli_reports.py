@@ -303,12 +303,31 @@ def test_inspect_summary_prints_the_models_table(iris, tmp_path):
         np.testing.assert_allclose(numbers[key], expected[key], rtol=1e-12, err_msg=key)
     for key in ("llf", "llnull", "llr", "pseudo_r2", "aic", "bic", "nobs"):
         assert numbers[key] == pytest.approx(expected[key], rel=1e-12), key
+    # Robust standard errors and another level, as the library computes them.
+    options = ["--cov-type", "HC0", "--level", "0.9", "--json"]
+    numbers = json.loads(softmax("inspect", model, "--summary", paths["valid"], *options).stdout)
+    robust = loaded.summary(pd.DataFrame(X, columns=FEATURES), y, cov_type="HC0", level=0.9)
+    assert numbers["cov_type"] == "HC0"
+    for key in ("std_err", "ci_low", "ci_high"):
+        np.testing.assert_allclose(numbers[key], robust.to_dict()[key], rtol=1e-12, err_msg=key)
+    assert not np.allclose(numbers["std_err"], expected["std_err"])
+
+
+def test_the_commands_covariance_types_are_the_librarys():
+    from softmax_classifier.cli._parser import build_parser
+    from softmax_classifier.inference import COV_TYPES
+
+    inspect = build_parser()._subparsers._group_actions[0].choices["inspect"]
+    (action,) = [a for a in inspect._actions if a.dest == "cov_type"]
+    assert set(action.choices) <= set(COV_TYPES)
 
 
 def test_inspect_reading_options_need_summary(iris, capsys):
     _, _, model = iris
     status, _, err = run_main(capsys, "inspect", model, "--target", "species")
-    assert_one_line_error(status, err, r"--target only apply to the data of --summary")
+    assert_one_line_error(status, err, r"--target applies only with --summary DATA")
+    status, _, err = run_main(capsys, "inspect", model, "--cov-type", "HC0", "--drop", "x")
+    assert_one_line_error(status, err, r"--cov-type, --drop apply only with --summary DATA")
     status, _, err = run_main(capsys, "inspect", model, "--summary", "missing.csv")
     assert_one_line_error(status, err, r"missing\.csv")
 
@@ -332,6 +351,9 @@ def test_inspect_reading_options_need_summary(iris, capsys):
         ["calibrate", "m", "-o", "n"],  # DATA is required
         ["calibrate", "m", "d.csv", "-o", "n", "--bogus"],
         ["inspect", "m", "--summary"],
+        ["inspect", "m", "--summary", "d.csv", "--level", "1"],
+        ["inspect", "m", "--summary", "d.csv", "--level", "0"],
+        ["inspect", "m", "--summary", "d.csv", "--cov-type", "HC3"],
     ],
 )
 def test_new_options_are_checked_before_any_file_is_read(capsys, args):
@@ -346,7 +368,7 @@ def test_new_options_are_checked_before_any_file_is_read(capsys, args):
         ("evaluate", ["--top-k", "--plots", "reliability.png", "ECE"]),
         ("predict", ["--top-k", "--min-proba", "top1_proba"]),
         ("calibrate", ["--target", "--output", "--json", "--format", "NEW_MODEL"]),
-        ("inspect", ["--summary", "--target", "standard error", "p-value"]),
+        ("inspect", ["--summary", "--target", "--cov-type", "HC0", "--level", "p-value"]),
     ],
 )
 def test_help_documents_the_new_options(command, options, capsys):

@@ -451,6 +451,18 @@ def build_parser():
         help="label column of --summary DATA (CSV/Parquet; default: the one the model was "
         "trained with)",
     )
+    inspect_.add_argument(
+        "--cov-type",
+        choices=("nonrobust", "HC0"),
+        default="nonrobust",
+        help="covariance of --summary: model-based, or robust (HC0, White's sandwich)",
+    )
+    inspect_.add_argument(
+        "--level",
+        type=_real(0, 1, low_open=True, high_open=True),
+        default=0.95,
+        help="confidence level of --summary's intervals, in (0, 1)",
+    )
     data_format(inspect_)
     reading(inspect_)
 

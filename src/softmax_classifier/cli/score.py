@@ -234,6 +234,8 @@ def inspect(args):
         return _inference_table(args)
     reading = (
         ("--target", args.target),
+        ("--cov-type", args.cov_type != "nonrobust"),
+        ("--level", args.level != 0.95),
         ("--format", args.format),
         ("--no-header", args.no_header),
         ("--drop", args.drop),
@@ -241,7 +243,8 @@ def inspect(args):
     )
     unused = [flag for flag, given in reading if given]
     if unused:
-        raise CommandError(f"{', '.join(unused)} only apply to the data of --summary DATA")
+        verb = "applies" if len(unused) == 1 else "apply"
+        raise CommandError(f"{', '.join(unused)} {verb} only with --summary DATA")
     info = _description(args.model, args.top)
     if args.json:
         print(json.dumps(info, indent=2))
@@ -258,7 +261,8 @@ def _inference_table(args):
 
     model = load(args.model)
     X, y = labelled_rows(model, args.summary, args)
-    table = call(lambda rows: model.summary(rows, y), X)
+    options = {"cov_type": args.cov_type, "level": args.level}
+    table = call(lambda rows: model.summary(rows, y, **options), X)
     if args.json:
         numbers = {
             key: value.tolist() if isinstance(value, np.ndarray | np.generic) else value
