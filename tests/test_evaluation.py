@@ -205,10 +205,24 @@ def test_no_rows_and_bad_weights():
     assert metrics["expected_calibration_error"] == 0.0
     assert metrics["per_class"][0]["support"] == 0
     log_proba = np.log([[0.5, 0.5]])
-    with pytest.raises(ValueError, match="non-negative"):
-        classification_metrics(["a"], log_proba, ["a", "b"], sample_weight=[-1.0])
-    with pytest.raises(ValueError, match="shape"):
-        classification_metrics(["a"], log_proba, ["a", "b"], sample_weight=[1.0, 2.0])
+    for bad in ([-1.0], [np.nan], [1.0, 2.0]):
+        with pytest.raises(ValueError, match="1 finite numbers >= 0"):
+            classification_metrics(["a"], log_proba, ["a", "b"], sample_weight=bad)
+
+
+def test_empty_and_weightless_blocks_add_nothing():
+    y, log_proba, classes = random_predictions(13, n=40)
+    whole = classification_metrics(y, log_proba, classes, sample_weight=np.ones(40))
+    metrics = MetricsAccumulator(classes)
+    metrics.add(y[:0], log_proba[:0], np.ones(0))
+    metrics.add(y[:20], log_proba[:20], np.ones(20))
+    metrics.add(y[:5], log_proba[:5], np.zeros(5))  # streamed rows of weight 0
+    metrics.add(y[20:], log_proba[20:], np.ones(20))
+    blocks = metrics.result()
+    assert blocks["n_samples"] == 45  # rows read; their weight is what counts
+    for key in ("accuracy", "log_loss", "brier_score", "expected_calibration_error"):
+        assert blocks[key] == pytest.approx(whole[key], rel=1e-12, abs=1e-15), key
+    assert blocks["confusion_matrix"] == whole["confusion_matrix"]
 
 
 def test_metrics_are_json_and_survive_a_round_trip():

@@ -196,12 +196,11 @@ class MetricsAccumulator:
         self._rank += np.bincount(_true_rank(log_proba, y_index), weight, len(self.classes))
         true_log_proba = log_proba[rows, y_index].astype(np.float64)
         self._log_loss_sum -= float(weight @ true_log_proba)
-        if not len(y_index):
+        block_weight = weight.sum()
+        if not block_weight > 0:  # nothing to add (and the calibration module refuses it)
             return
         proba = np.minimum(proba, 1.0)  # exp of a log-probability rounded above 0
-        block_weight = weight.sum()
-        if block_weight > 0:
-            self._brier_sum += calibration.brier_score(y_index, proba, weight) * block_weight
+        self._brier_sum += calibration.brier_score(y_index, proba, weight) * block_weight
         bins = calibration.calibration_bins(y_index, proba, self.n_bins, sample_weight=weight)
         self._bins = bins if self._bins is None else self._bins + bins
 
@@ -293,14 +292,13 @@ class MetricsAccumulator:
 
 
 def _checked_weight(sample_weight, n_rows):
-    """Row weights as float64 (ones when None); an error for bad ones."""
-    if sample_weight is None:
-        return np.ones(n_rows)
-    weight = np.asarray(sample_weight, dtype=np.float64)
-    if weight.shape != (n_rows,):
-        raise ValueError(f"sample_weight must have shape ({n_rows},), got {weight.shape}")
-    if not np.all(np.isfinite(weight)) or np.any(weight < 0):
-        raise ValueError("sample_weight must be finite and non-negative")
+    """Row weights as float64 (ones when None); an error unless finite and >= 0.
+
+    A block may weigh 0 in all (streamed rows), unlike the calibration module's weights.
+    """
+    weight = np.ones(n_rows) if sample_weight is None else np.asarray(sample_weight, float)
+    if weight.shape != (n_rows,) or not (np.isfinite(weight) & (weight >= 0)).all():
+        raise ValueError(f"sample_weight must be {n_rows} finite numbers >= 0 (one per row)")
     return weight
 
 

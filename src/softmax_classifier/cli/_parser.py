@@ -203,6 +203,11 @@ def build_parser():
         data_format(sub)
         reading(sub)
 
+    def top_k(sub, default, help):
+        # predict's default 0 adds no columns; evaluate reports top-K for some K >= 1.
+        low = min(default, 1)
+        sub.add_argument("--top-k", type=_integer(low), default=default, metavar="K", help=help)
+
     def solver_options(sub):
         sub.add_argument(
             "--solver",
@@ -361,12 +366,10 @@ def build_parser():
         target="label column to ignore if the file has one",
     )
     predict.add_argument("--proba", action="store_true", help="add a probability column per class")
-    predict.add_argument(
-        "--top-k",
-        type=_integer(0),
-        default=0,
-        metavar="K",
-        help="add the K most probable labels and their probabilities, most probable first, "
+    top_k(
+        predict,
+        0,
+        "add the K most probable labels and their probabilities, most probable first, "
         "as columns top1, top1_proba, top2, top2_proba, ... (K is capped at the number of "
         "classes; ties go to the class listed first in the model)",
     )
@@ -392,12 +395,10 @@ def build_parser():
         target="label column (CSV/Parquet; default: the one the model was trained with)",
     )
     evaluate.add_argument("--json", action="store_true", help="print the metrics as JSON")
-    evaluate.add_argument(
-        "--top-k",
-        type=_integer(1),
-        default=5,
-        metavar="K",
-        help="report top-K accuracy: the share of rows whose label is among the K most "
+    top_k(
+        evaluate,
+        5,
+        "report top-K accuracy: the share of rows whose label is among the K most "
         "probable (K is capped at the number of classes; default: 5)",
     )
     evaluate.add_argument(
