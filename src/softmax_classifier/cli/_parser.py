@@ -146,7 +146,8 @@ def build_parser():
     parser = _Parser(
         prog="softmax",
         description="Softmax classifier (multinomial logistic regression) from the shell: "
-        "train on CSV, Parquet, LIBSVM or npz files, then predict, evaluate and inspect.",
+        "train on CSV, Parquet, LIBSVM or npz files, then predict, evaluate, calibrate and "
+        "inspect.",
         formatter_class=_HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"softmax {__version__}")
@@ -434,12 +435,20 @@ def build_parser():
         "--json", action="store_true", help="print the temperature and errors as JSON"
     )
 
-    inspect_ = command("inspect", "describe a model file", "score:inspect")
+    inspect_ = command(
+        "inspect",
+        "describe a model file, or print its inference table on labelled rows (--summary)",
+        "score:inspect",
+    )
     inspect_.add_argument("model", help=MODEL_HELP)
     inspect_.add_argument(
         "--top", type=_integer(0), default=5, help="features listed per class (0: none)"
     )
-    inspect_.add_argument("--json", action="store_true", help="print the description as JSON")
+    inspect_.add_argument(
+        "--json",
+        action="store_true",
+        help="print the description (with --summary: the table's numbers) as JSON",
+    )
     inspect_.add_argument(
         "--summary",
         metavar="DATA",

@@ -127,6 +127,22 @@ def labelled_rows(model, data, args):
 
     The label column is ``--target``, else the one :func:`_default_target`
     finds; ``evaluate``, ``calibrate`` and ``inspect --summary`` read alike.
+
+    Parameters
+    ----------
+    model : SoftmaxClassifier
+        Fitted (its feature names and count, dtype and stored target name).
+    data : str
+        The DATA argument: a path, or ``-`` for standard input.
+    args : argparse.Namespace
+        ``--target``, ``--format`` and the reading options.
+
+    Returns
+    -------
+    X : ndarray or sparse matrix of shape (n_samples, n_features)
+        Columns in the model's order.
+    y : ndarray of shape (n_samples,)
+        The labels as read.
     """
     with data_path(data, args.format) as (path, format):
         target = args.target
