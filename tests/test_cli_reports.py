@@ -274,13 +274,7 @@ def test_calibrate_refusals_are_one_line(iris, tmp_path, capsys):
 # inspect --summary
 # ---------------------------------------------------------------------------
 
-needs_summary = pytest.mark.skipif(
-    not hasattr(softmax_classifier.SoftmaxClassifier, "summary"),
-    reason="SoftmaxClassifier.summary is not exposed yet",
-)
 
-
-@needs_summary
 def test_inspect_summary_prints_the_models_table(iris, tmp_path):
     _, paths, _ = iris
     model = tmp_path / "penalised.safetensors"
