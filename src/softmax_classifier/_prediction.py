@@ -2,7 +2,8 @@
 
 :class:`SoftmaxPredictionMixin` gives the estimator ``decision_function``,
 ``predict``, ``predict_proba``, ``predict_log_proba``, ``log_proba_blocks``,
-``calibrate`` and ``summary`` (:mod:`softmax_classifier.inference`) from its
+``calibrate``, ``summary`` (:mod:`softmax_classifier.inference`) and ``to_onnx``
+(:mod:`softmax_classifier.onnx_export`) from its
 fitted attributes (``coef_``, ``intercept_``, ``classes_`` and the
 standardisation statistics). The formulas are
 :func:`softmax_classifier.math.raw_prediction`, ``softmax`` and
@@ -24,6 +25,7 @@ from softmax_classifier import math as sm
 from softmax_classifier.calibration import fit_temperature
 from softmax_classifier.data import DataSource, is_dask_collection
 from softmax_classifier.inference import summary
+from softmax_classifier.onnx_export import DEFAULT_OPSET, to_onnx
 
 __all__ = ["SoftmaxPredictionMixin", "dask_predictions", "raw_prediction"]
 
@@ -248,6 +250,40 @@ class SoftmaxPredictionMixin:
         """
         check_is_fitted(self)
         return summary(self, X, y, sample_weight, reference, cov_type, groups, level)
+
+    def to_onnx(self, path, *, opset=DEFAULT_OPSET):
+        """Write the fitted model as an ONNX file: outputs ``label`` and ``probabilities``.
+
+        The graph holds the standardisation, the linear map (Gemm), the
+        temperature of :meth:`calibrate` when one is set, Softmax, ArgMax and
+        the label lookup; input ``X`` is float32 (see
+        :func:`softmax_classifier.onnx_export.to_onnx` and ``docs/onnx.md``).
+        Needs the ``onnx`` extra: ``pip install 'softmax-classifier[onnx]'``.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The ONNX file, written atomically.
+        opset : int, default=18
+            Version of the default ONNX operator set (13 or later); the IR
+            version is the smallest that carries it (8 for opset 18).
+
+        Returns
+        -------
+        str
+            The absolute path written.
+
+        Raises
+        ------
+        ImportError
+            When ``onnx`` is not installed.
+        ValueError
+            For an opset out of range or labels of an unsupported type.
+        softmax_classifier._atomic.OutputPathError, PermissionError
+            When ``path`` cannot be written (nothing is written).
+        """
+        check_is_fitted(self)
+        return to_onnx(self, path, opset=opset)
 
     def _set_temperature(self, temperature):
         """Keep ``temperature_``, or remove it for ``None`` (``T = 1``)."""

@@ -435,6 +435,30 @@ def build_parser():
         "--json", action="store_true", help="print the temperature and errors as JSON"
     )
 
+    export = command(
+        "export",
+        "write a model as an ONNX file (outputs label and probabilities) for serving "
+        "outside Python",
+        "export:export",
+    )
+    export.add_argument("model", help=MODEL_HELP)
+    export.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="ONNX",
+        help="ONNX file to write, replaced atomically (a regular file; links and devices are "
+        "refused)",
+    )
+    export.add_argument(
+        "--opset",
+        type=_integer(13),
+        default=18,
+        metavar="N",
+        help="ONNX operator set version, from 13 to the newest the installed onnx knows; "
+        "the IR version is the smallest that carries it (8 for opset 18) (default: 18)",
+    )
+
     inspect_ = command(
         "inspect",
         "describe a model file, or print its inference table on labelled rows (--summary)",
