@@ -15,15 +15,15 @@ __all__ = ["export"]
 
 def export(args):
     """``softmax export MODEL -o FILE [--opset N]`` -> 0: the ONNX file written."""
-    from softmax_classifier._atomic import check_output_path
-    from softmax_classifier.estimator import load
-
     if args.output == STDIO:
         raise CommandError("export writes an ONNX file by name (-o), not to standard output")
-    check_output_path(args.output)  # before reading anything
-    model = load(args.model)
+    from softmax_classifier._atomic import check_output_path
+
+    check_output_path(args.output)  # before the model is read
+    from softmax_classifier.estimator import load
+
     try:
-        path = model.to_onnx(args.output, opset=args.opset)
+        path = load(args.model).to_onnx(args.output, opset=args.opset)
     except ImportError as error:  # the optional extra is missing
         raise CommandError(str(error)) from error
     print(f"wrote {path} (ONNX opset {args.opset}; input X, outputs label and probabilities)")
