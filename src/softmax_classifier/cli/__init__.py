@@ -1,4 +1,4 @@
-"""The ``softmax`` command: train, predict, evaluate, calibrate, inspect, gradcheck and demo.
+"""The ``softmax`` command: train, predict, evaluate, calibrate, inspect, export, gradcheck, demo.
 
 Every subcommand reads data files, uses the estimator and its model files, and
 reports with ``rich``. Every problem the user can act on (a bad flag, a missing
@@ -15,6 +15,7 @@ The package is laid out by what the user asks for:
   run folder, written together);
 - :mod:`.score`: ``predict``, ``evaluate``, ``inspect`` (and its ``--summary``);
 - :mod:`.calibrate`: ``calibrate``, over the estimator's temperature scaling;
+- :mod:`.export`: ``export``, the model as an ONNX graph (``model.to_onnx``);
 - :mod:`.gradcheck`: ``gradcheck``, over :mod:`softmax_classifier.gradcheck`;
 - :mod:`._common`: exit codes, errors, console, tables, CSV, reading data.
 

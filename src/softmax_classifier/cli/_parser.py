@@ -146,8 +146,8 @@ def build_parser():
     parser = _Parser(
         prog="softmax",
         description="Softmax classifier (multinomial logistic regression) from the shell: "
-        "train on CSV, Parquet, LIBSVM or npz files, then predict, evaluate, calibrate and "
-        "inspect.",
+        "train on CSV, Parquet, LIBSVM or npz files, then predict, evaluate, calibrate, "
+        "inspect and export (ONNX).",
         formatter_class=_HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"softmax {__version__}")
