@@ -194,3 +194,20 @@ def test_sources_of_arrays_share_one_message(problem, client, tmp_path):
     # Dask says which block too: "...row 7 (-1.0; block 0, row 7 of the block)."
     in_memory = messages["arrays"].removesuffix(".").removesuffix(")")
     assert messages["dask"].startswith(in_memory), messages
+
+
+@pytest.mark.parametrize(
+    ("labels", "message"),
+    [
+        ([1, "a", 1, "a"], r"mixes labels of types .*\(int, str\)"),
+        (["a", None, "b", "a"], r"y has a missing \(None or NaN\) label in row 1\."),
+    ],
+)
+def test_labels_that_cannot_be_classes_are_refused_in_one_sentence(labels, message):
+    # Regression: None among string labels reached np.unique (a TypeError from NumPy).
+    X = np.arange(8.0).reshape(4, 2)
+    y = np.array(labels, dtype=object)
+    with pytest.raises(ValueError, match=message):
+        SoftmaxClassifier().fit(X, y)
+    with pytest.raises(ValueError, match=message):
+        as_source(X, y)

@@ -330,6 +330,7 @@ class SoftmaxClassifier(SoftmaxPredictionMixin, ClassifierMixin, BaseEstimator):
             classes = self.classes_
         X, y = self._validated(X, y, reset=first_call)
         source = as_source(X, y, sample_weight, classes=classes)
+        check_classification_targets(y)
         if first_call:
             self.n_iter_, self._seed, start, state = 0, self._new_seed(), None, None
         else:
@@ -408,12 +409,10 @@ class SoftmaxClassifier(SoftmaxPredictionMixin, ClassifierMixin, BaseEstimator):
         training.check_solver_options(self.solver, self.solver_options)
 
     def _validated(self, X, y, reset):
-        """X and y checked (shapes, dtypes, feature names); values are checked by the source."""
-        X, y = validate_data(
+        """X and y checked (shapes, dtypes, feature names); values and labels by the source."""
+        return validate_data(
             self, X, y, accept_sparse="csr", dtype=_DTYPES, reset=reset, ensure_all_finite=False
         )
-        check_classification_targets(y)
-        return X, y
 
     def _keep(self, result, source):
         """Store what the pipeline learned, and the source's names."""

@@ -159,7 +159,14 @@ def _in_memory(X, y, sample_weight, dtype, feature_names, target_name, classes):
     weights = None if sample_weight is None else check_sample_weight(sample_weight, X.shape[0])
     check_rows(X, y, weights)
     if classes is None:
-        classes, y_index = np.unique(y, return_inverse=True)
+        try:
+            classes, y_index = np.unique(y, return_inverse=True)
+        except TypeError:  # labels that cannot be ordered together, e.g. 1 and "a"
+            kinds = sorted({type(label).__name__ for label in y.tolist()})
+            raise ValueError(
+                f"y mixes labels of types that cannot be sorted together ({', '.join(kinds)}): "
+                "give every label the same type."
+            ) from None
     else:
         classes = np.asarray(classes)
         unknown = np.setdiff1d(y, classes)
