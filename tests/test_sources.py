@@ -211,3 +211,27 @@ def test_labels_that_cannot_be_classes_are_refused_in_one_sentence(labels, messa
         SoftmaxClassifier().fit(X, y)
     with pytest.raises(ValueError, match=message):
         as_source(X, y)
+
+
+@pytest.mark.parametrize("option", [{"target": "label"}, {"block_rows": 8}, {"format": "csv"}])
+def test_options_for_files_are_refused_with_arrays(option):
+    with pytest.raises(ValueError, match=r"options for files and Dask \(.*\) do not apply"):
+        as_source(np.eye(3), [0, 1, 0], **option)
+
+
+def test_log_proba_blocks_scores_arrays_and_sources_alike(reference, tmp_path):
+    X, y = make_rows()
+    ((labels, log_proba),) = list(reference.log_proba_blocks(X, y))
+    np.testing.assert_array_equal(labels, y)
+    np.testing.assert_array_equal(log_proba, reference.predict_log_proba(X))
+    path, options = write("csv", X, y, tmp_path)
+    blocks = list(reference.log_proba_blocks(as_source(path, block_rows=64, **options)))
+    assert len(blocks) > 1  # block by block, as the source was read
+    np.testing.assert_array_equal(np.concatenate([b[0] for b in blocks]), y)
+    # Same rows (exact through the CSV), same model: the same numbers up to how BLAS
+    # blocks a product of 64 rows against one of 300 (a few ulps; 1e-12 leaves 1e3).
+    np.testing.assert_allclose(np.concatenate([b[1] for b in blocks]), log_proba, rtol=1e-12)
+    with pytest.raises(ValueError, match="y is required"):
+        list(reference.log_proba_blocks(X))
+    with pytest.raises(ValueError, match="brings its own labels"):
+        list(reference.log_proba_blocks(as_source(path, **options), y))

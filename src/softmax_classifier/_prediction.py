@@ -127,6 +127,8 @@ class SoftmaxPredictionMixin:
         log_proba_block : ndarray of shape (rows, n_classes)
         """
         if not isinstance(X, DataSource):
+            if y is None:
+                raise ValueError("y is required with arrays: the labels of the rows of X.")
             yield np.asarray(y), self.predict_log_proba(X)
             return
         if y is not None:

@@ -125,6 +125,15 @@ def as_source(
         from softmax_classifier.data.dask import DaskData
 
         return DaskData(X, y, sample_weight, client=client, dtype=dtype)
+    for_files = {"target": target, "features": features, "format": format, "n_features": n_features}
+    given = sorted(
+        [name for name, value in for_files.items() if value is not None] + [*read_options]
+    )
+    if given or client is not None:
+        raise ValueError(
+            f"options for files and Dask ({', '.join(given or ['client'])}) do not apply to "
+            "arrays: arrays take their labels as y and their column names as feature_names."
+        )
     return _in_memory(X, y, sample_weight, dtype, feature_names, target_name, classes)
 
 
