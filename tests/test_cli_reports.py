@@ -19,6 +19,7 @@ from sklearn.datasets import load_iris
 from sklearn.metrics import classification_report, top_k_accuracy_score
 
 import softmax_classifier
+from cli_helpers import assert_one_line_error, run_main
 from softmax_classifier import cli
 from softmax_classifier.evaluation import classification_metrics
 
@@ -34,22 +35,6 @@ def softmax(*args, stdin=None):
     return subprocess.run(
         command, capture_output=True, text=True, timeout=TIMEOUT_S, check=False, input=stdin
     )
-
-
-def run_main(capsys, *args):
-    """``softmax ARGS`` in-process: (exit status, stdout, stderr)."""
-    status = cli.main([str(a) for a in args])
-    captured = capsys.readouterr()
-    return status, captured.out, captured.err
-
-
-def assert_one_line_error(status, err, *patterns):
-    assert status == 2, (status, err)
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1, err
-    assert lines[0].startswith("softmax: error:"), lines[0]
-    for pattern in patterns:
-        assert re.search(pattern, lines[0]), (pattern, lines[0])
 
 
 @pytest.fixture(scope="module")

@@ -25,6 +25,7 @@ import scipy.sparse as sp
 from sklearn.datasets import dump_svmlight_file, load_iris
 
 import softmax_classifier
+from cli_helpers import assert_one_line_error, run_main
 from softmax_classifier import cli
 from softmax_classifier import math as sm
 from softmax_classifier.cli import _common, _progress
@@ -43,23 +44,6 @@ def iris_csv(path, labels=SPECIES, names=FEATURES, target="species", extra=None)
         lines.append(",".join([*(repr(float(v)) for v in row), str(label), *more]))
     path.write_text("\n".join(lines) + "\n")
     return str(path)
-
-
-def run_main(capsys, *args):
-    """``softmax ARGS`` in-process: (exit status, stdout, stderr)."""
-    status = cli.main([str(a) for a in args])
-    captured = capsys.readouterr()
-    return status, captured.out, captured.err
-
-
-def assert_one_line_error(status, err, *patterns):
-    assert status == 2, (status, err)
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1, err
-    assert lines[0].startswith("softmax: error:"), lines[0]
-    assert "Traceback" not in err
-    for pattern in patterns:
-        assert re.search(pattern, lines[0]), (pattern, lines[0])
 
 
 @pytest.fixture(scope="module")

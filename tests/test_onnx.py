@@ -20,6 +20,7 @@ from sklearn.datasets import make_classification
 from sklearn.exceptions import NotFittedError
 
 import softmax_classifier
+from cli_helpers import assert_one_line_error
 from softmax_classifier import SoftmaxClassifier, cli
 from softmax_classifier._atomic import OutputPathError
 from softmax_classifier.estimator import load
@@ -209,15 +210,6 @@ def softmax(*args):
     """``softmax ARGS`` in a subprocess: the completed process (text)."""
     command = [str(Path(sys.executable).parent / "softmax"), *map(str, args)]
     return subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT_S, check=False)
-
-
-def assert_one_line_error(status, err, *patterns):
-    assert status == 2, (status, err)
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1, err
-    assert lines[0].startswith("softmax: error:"), lines[0]
-    for pattern in patterns:
-        assert re.search(pattern, lines[0]), (pattern, lines[0])
 
 
 @pytest.fixture(scope="module")
