@@ -231,8 +231,12 @@ def test_log_proba_blocks_scores_arrays_and_sources_alike(reference, tmp_path):
     assert len(blocks) > 1  # block by block, as the source was read
     np.testing.assert_array_equal(np.concatenate([b[0] for b in blocks]), y)
     # Same rows (exact through the CSV), same model: the same numbers up to how BLAS
-    # blocks a product of 64 rows against one of 300 (a few ulps; 1e-12 leaves 1e3).
-    np.testing.assert_allclose(np.concatenate([b[1] for b in blocks]), log_proba, rtol=1e-12)
+    # blocks a product of 64 rows against one of 300: a few ulps of the logits (|z| < 50:
+    # ~1e-14 absolute), which is large relative to a log-probability near 0, hence atol;
+    # 1e-12 leaves a margin of 100.
+    np.testing.assert_allclose(
+        np.concatenate([b[1] for b in blocks]), log_proba, rtol=1e-12, atol=1e-12
+    )
     with pytest.raises(ValueError, match="y is required"):
         list(reference.log_proba_blocks(X))
     with pytest.raises(ValueError, match="brings its own labels"):
