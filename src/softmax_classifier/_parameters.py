@@ -11,4 +11,7 @@ here are exactly those of :data:`softmax_classifier.solvers.SOLVERS` plus
 #: solver, and ``"auto"`` (chosen at fit time from the data's shape).
 SOLVER_NAMES = ("lbfgs", "newton-cg", "gd", "sgd", "adam", "auto")
 
-__all__ = ["SOLVER_NAMES"]
+#: The solvers that walk mini-batches (and so offer ``partial_fit``).
+STOCHASTIC_SOLVER_NAMES = ("sgd", "adam")
+
+__all__ = ["SOLVER_NAMES", "STOCHASTIC_SOLVER_NAMES"]

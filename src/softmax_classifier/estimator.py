@@ -22,7 +22,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from softmax_classifier import model_file, training
-from softmax_classifier._parameters import SOLVER_NAMES
+from softmax_classifier._parameters import SOLVER_NAMES, STOCHASTIC_SOLVER_NAMES
 from softmax_classifier._prediction import SoftmaxPredictionMixin
 from softmax_classifier.data import DaskFitError, DataSource, as_source, is_dask_collection
 from softmax_classifier.training import FitReport, default_max_iter
@@ -36,7 +36,6 @@ __all__ = [
     "load",
 ]
 
-_STOCHASTIC = ("sgd", "adam")
 _DTYPES = [np.float64, np.float32]
 
 
@@ -288,7 +287,7 @@ class SoftmaxClassifier(SoftmaxPredictionMixin, ClassifierMixin, BaseEstimator):
         self.n_iter_ = result.n_iter
         return self
 
-    @available_if(lambda self: self.solver in _STOCHASTIC)
+    @available_if(lambda self: self.solver in STOCHASTIC_SOLVER_NAMES)
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """Update the model with one epoch of mini-batch steps over ``(X, y)``.
 

@@ -9,6 +9,7 @@ also runs the epochs of the mini-batch ones (``sgd``, ``adam``: a pure
 entry in :data:`SOLVERS` (``docs/solvers.md``, "Writing a solver").
 """
 
+from softmax_classifier._parameters import STOCHASTIC_SOLVER_NAMES
 from softmax_classifier.solvers import adam, gd, lbfgs, newton_cg, sgd
 from softmax_classifier.solvers._choice import choose_solver
 from softmax_classifier.solvers._result import Iteration, SolverResult
@@ -24,7 +25,7 @@ SOLVERS = {
 }
 
 #: Solvers that walk mini-batches (and so support ``partial_fit``).
-STOCHASTIC_SOLVERS = ("sgd", "adam")
+STOCHASTIC_SOLVERS = STOCHASTIC_SOLVER_NAMES
 
 __all__ = [
     "SCHEDULES",
