@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml setup.py $(wildcard src/softmax_classifier/_kernels*.[ch])
+$(STAMP): pyproject.toml setup.py $(wildcard src/softmax_classifier/_kernels*.[ch]) src/softmax_classifier/_cd.c
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[test]"

@@ -1,7 +1,8 @@
 """Build of the compiled kernels; everything else about the package is in pyproject.toml.
 
-``softmax_classifier._kernels`` (``src/softmax_classifier/_kernels.c``) is
-built by ``pip install`` (``make install``). It is optional: where no C
+``softmax_classifier._kernels`` (``src/softmax_classifier/_kernels.c``) and
+``softmax_classifier._cd`` (``_cd.c``) are built by ``pip install`` (``make
+install``). They are optional: where no C
 compiler is available the package installs without it and runs the NumPy
 formulas instead (``softmax_classifier._fused``; ``softmax --version`` says
 which kernels run).
@@ -29,6 +30,14 @@ setup(
             ],
             extra_compile_args=compile_args,
             optional=True,
-        )
+        ),
+        # Coordinate descent for the L1, elastic-net and group penalties
+        # (softmax_classifier._coordinate_descent is its NumPy reference).
+        Extension(
+            "softmax_classifier._cd",
+            sources=["src/softmax_classifier/_cd.c"],
+            extra_compile_args=compile_args,
+            optional=True,
+        ),
     ]
 )

@@ -9,9 +9,16 @@ here are exactly those of :data:`softmax_classifier.solvers.SOLVERS` plus
 
 #: Values of ``SoftmaxClassifier(solver=...)``: each full-batch and mini-batch
 #: solver, and ``"auto"`` (chosen at fit time from the data's shape).
-SOLVER_NAMES = ("lbfgs", "newton-cg", "gd", "sgd", "adam", "auto")
+SOLVER_NAMES = ("lbfgs", "newton-cg", "gd", "sgd", "adam", "prox-newton", "auto")
 
 #: The solvers that walk mini-batches (and so offer ``partial_fit``).
 STOCHASTIC_SOLVER_NAMES = ("sgd", "adam")
 
-__all__ = ["SOLVER_NAMES", "STOCHASTIC_SOLVER_NAMES"]
+#: Values of ``SoftmaxClassifier(penalty=...)``
+#: (:func:`softmax_classifier.penalties.split_penalty` says what each means).
+PENALTY_NAMES = ("l2", "l1", "elasticnet", "group")
+
+#: The solvers that minimise the non-smooth penalties (all but ``"l2"``).
+PROXIMAL_SOLVER_NAMES = ("prox-newton",)
+
+__all__ = ["PENALTY_NAMES", "PROXIMAL_SOLVER_NAMES", "SOLVER_NAMES", "STOCHASTIC_SOLVER_NAMES"]

@@ -22,7 +22,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from softmax_classifier import model_file, training
-from softmax_classifier._parameters import SOLVER_NAMES, STOCHASTIC_SOLVER_NAMES
+from softmax_classifier._parameters import PENALTY_NAMES, SOLVER_NAMES, STOCHASTIC_SOLVER_NAMES
 from softmax_classifier._prediction import SoftmaxPredictionMixin
 from softmax_classifier.data import DaskFitError, DataSource, as_source, is_dask_collection
 from softmax_classifier.training import FitReport, default_max_iter
@@ -53,22 +53,33 @@ class SoftmaxClassifier(SoftmaxPredictionMixin, ClassifierMixin, BaseEstimator):
     penalty on ``coef`` (the intercept is not penalised), using the analytic
     gradient of :func:`softmax_classifier.math.loss_gradient`. This is
     scikit-learn's multinomial ``LogisticRegression(C=C)`` objective divided by
-    ``C * sum(s)``, i.e. ``alpha = 1 / (C * sum(s))``.
+    ``C * sum(s)``, i.e. ``alpha = 1 / (C * sum(s))``. ``penalty`` replaces the
+    L2 term by ``alpha * ||W||_1``, the elastic net or the group lasso
+    (:mod:`softmax_classifier.penalties`, ``docs/penalties.md``).
 
     Parameters
     ----------
     alpha : float or "auto", default="auto"
-        L2 penalty strength on ``coef``; ``>= 0``. ``"auto"`` is
+        Penalty strength on ``coef``; ``>= 0``. ``"auto"`` is
         ``1 / sum(s)`` (``1 / n_samples`` without weights; ``s`` includes
         ``class_weight``): scikit-learn's default ``C = 1``, a penalty that
         shrinks as the data grow. The value used is kept in ``alpha_``.
+    penalty : {"l2", "l1", "elasticnet", "group"}, default="l2"
+        ``alpha/2 ||W||_F^2``; ``alpha ||W||_1``; ``alpha (r ||W||_1 + (1 - r)/2
+        ||W||_F^2)`` with ``r = l1_ratio``; ``alpha sum_j ||W[:, j]||_2`` (each
+        feature kept or dropped for all classes). All but ``"l2"`` need
+        ``solver="prox-newton"`` (what ``"auto"`` picks for them).
+    l1_ratio : float in [0, 1] or None, default=None
+        The elastic net's mix; required by ``"elasticnet"`` and only there.
     fit_intercept : bool, default=True
         Whether to learn ``intercept_``.
-    solver : {"auto", "lbfgs", "newton-cg", "gd", "sgd", "adam"}, default="auto"
-        ``auto``: ``lbfgs`` or ``newton-cg`` by the data's size, sparsity and
+    solver : {"auto", "lbfgs", "newton-cg", "gd", "sgd", "adam", "prox-newton"}, default="auto"
+        ``auto``: ``prox-newton`` for a non-smooth ``penalty``, otherwise
+        ``lbfgs`` or ``newton-cg`` by the data's size, sparsity and
         number of features and the memory L-BFGS would need
         (:func:`softmax_classifier.solvers.choose_solver`, rules from the
         measurements in ``docs/solvers.md``); the fit report says which and why.
+        ``prox-newton``: proximal Newton, coordinate descent on each Newton model.
         ``lbfgs``: limited-memory BFGS with a Wolfe line search.
         ``newton-cg``: Newton steps by preconditioned conjugate gradient on
         exact Hessian-vector products (``docs/solvers.md``).
@@ -77,11 +88,12 @@ class SoftmaxClassifier(SoftmaxPredictionMixin, ClassifierMixin, BaseEstimator):
         per-example update. ``adam``: mini-batch Adam.
     max_iter : int or None, default=None
         Iterations (epochs for ``sgd``/``adam``). ``None`` uses the solver's
-        default: lbfgs 100 (scikit-learn's), newton-cg 100, gd 2000, sgd 200, adam 200 (for
-        ``auto``, that of the solver it chooses).
+        default: lbfgs 100 (scikit-learn's), newton-cg 100, prox-newton 100, gd 2000,
+        sgd 200, adam 200 (for ``auto``, that of the solver it chooses).
     tol : float, default=1e-4
         Converged when the largest absolute entry of the objective's gradient
-        is ``<= tol`` (for ``sgd``/``adam``: checked after each epoch).
+        (the minimum-norm subgradient for a non-smooth penalty) is ``<= tol``
+        (for ``sgd``/``adam``: checked after each epoch).
         scikit-learn's default (measurements: ``docs/solvers.md``). Lower it
         for coefficients close to the optimum.
     learning_rate : float or "auto", default="auto"
@@ -172,6 +184,8 @@ class SoftmaxClassifier(SoftmaxPredictionMixin, ClassifierMixin, BaseEstimator):
 
     _parameter_constraints: ClassVar[dict] = {
         "alpha": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
+        "penalty": [StrOptions(set(PENALTY_NAMES))],
+        "l1_ratio": [Interval(Real, 0, 1, closed="both"), None],
         "fit_intercept": ["boolean"],
         "solver": [StrOptions(set(SOLVER_NAMES))],
         "max_iter": [Interval(Integral, 1, None, closed="left"), None],
@@ -193,6 +207,8 @@ class SoftmaxClassifier(SoftmaxPredictionMixin, ClassifierMixin, BaseEstimator):
         self,
         alpha="auto",
         *,
+        penalty="l2",
+        l1_ratio=None,
         fit_intercept=True,
         solver="auto",
         max_iter=None,
@@ -210,6 +226,8 @@ class SoftmaxClassifier(SoftmaxPredictionMixin, ClassifierMixin, BaseEstimator):
         checkpoint_every=10,
     ):
         self.alpha = alpha
+        self.penalty = penalty
+        self.l1_ratio = l1_ratio
         self.fit_intercept = fit_intercept
         self.solver = solver
         self.max_iter = max_iter
@@ -246,14 +264,12 @@ class SoftmaxClassifier(SoftmaxPredictionMixin, ClassifierMixin, BaseEstimator):
             Non-negative weights; the objective is their weighted mean.
         callback : callable, optional
             Called after every iteration (epoch) with a
-            :class:`~softmax_classifier.solvers.Iteration` whose ``solver`` and
-            ``max_iter`` say what runs; returning True stops the fit cleanly
-            (stop reason ``"stopped"``) with the current parameters. Used for
-            progress bars and Ctrl-C handling.
+            :class:`~softmax_classifier.solvers.Iteration` (``solver`` and
+            ``max_iter`` say what runs); returning True stops the fit cleanly
+            (stop reason ``"stopped"``): progress bars, Ctrl-C handling.
         resume : bool, default=False
-            Continue from the checkpoint in ``checkpoint_dir`` if there is one
-            (it must come from a fit of the same data and parameters); start
-            afresh otherwise.
+            Continue from the checkpoint in ``checkpoint_dir`` if there is one (of a
+            fit of the same data and parameters); start afresh otherwise.
 
         Returns
         -------
@@ -361,11 +377,9 @@ class SoftmaxClassifier(SoftmaxPredictionMixin, ClassifierMixin, BaseEstimator):
         Raises
         ------
         ValueError
-            If the labels are of a type a model file cannot hold (mixed types,
-            objects other than str/int/float/bool).
-        softmax_classifier._atomic.OutputPathError
-            (a ValueError) If ``path`` is a symbolic link, device, FIFO or
-            directory, or its directory does not exist; nothing is written.
+            Labels a model file cannot hold (mixed types, objects other than
+            str/int/float/bool); or (``OutputPathError``) a ``path`` that is a
+            link, device, FIFO or directory, or in no directory: nothing written.
         """
         check_is_fitted(self)
         names = getattr(self, "feature_names_in_", None)
@@ -393,19 +407,9 @@ class SoftmaxClassifier(SoftmaxPredictionMixin, ClassifierMixin, BaseEstimator):
 
     # -- helpers --------------------------------------------------------------------
     def _check_params(self):
-        """``_parameter_constraints``, then what they cannot say (dict values, options)."""
+        """``_parameter_constraints``, then what they cannot say (values, options, penalty)."""
         self._validate_params()
-        if isinstance(self.class_weight, dict):
-            for label, weight in self.class_weight.items():
-                if (
-                    isinstance(weight, bool)
-                    or not isinstance(weight, Real)
-                    or not 0 <= weight < np.inf
-                ):
-                    raise ValueError(
-                        f"class_weight[{label!r}] must be a finite number >= 0; got {weight!r}."
-                    )
-        training.check_solver_options(self.solver, self.solver_options)
+        training.check_hyperparameters(self.get_params())
 
     def _validated(self, X, y, reset):
         """X and y checked (shapes, dtypes, feature names); values and labels by the source."""

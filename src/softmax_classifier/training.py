@@ -9,11 +9,16 @@ written once:
 2. per-class weights (``class_weight``) from the source's class counts;
 3. standardisation statistics (:func:`~softmax_classifier.data.mean_and_scale`,
    two passes) and the transformed view of the rows;
-4. ``alpha`` (``"auto"``: ``1 / sum of the weights``);
-5. the objective (:class:`~softmax_classifier.objective.SoftmaxObjective`)
-   and the start point (zeros, a warm start or the last ``partial_fit``);
+4. ``alpha`` (``"auto"``: ``1 / sum of the weights``), split by the
+   ``penalty`` into the smooth L2 part and the non-smooth one
+   (:func:`~softmax_classifier.penalties.split_penalty`);
+5. the objective (:class:`~softmax_classifier.objective.SoftmaxObjective`,
+   wrapped in :class:`~softmax_classifier.penalized.PenalizedObjective` for
+   the proximal solver) and the start point (zeros, a warm start or the last
+   ``partial_fit``);
 6. the solver (``"auto"`` resolved by
-   :func:`~softmax_classifier.solvers.choose_solver`), with checkpoints,
+   :func:`~softmax_classifier.solvers.choose_solver`, or ``"prox-newton"``
+   for the L1, elastic-net and group penalties), with checkpoints,
    callbacks and verbose printing chained;
 7. the model (``coef``, centred ``intercept``) and its :class:`FitReport`.
 
@@ -26,7 +31,6 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-import os
 import sys
 import time
 import warnings
@@ -38,15 +42,25 @@ from sklearn.exceptions import ConvergenceWarning
 
 from softmax_classifier import checkpoint
 from softmax_classifier._blas import one_blas_thread
+from softmax_classifier._fit_checks import (
+    check_epoch,
+    check_hyperparameters,
+    check_model_size,
+    check_solver_options,
+)
+from softmax_classifier._parameters import PROXIMAL_SOLVER_NAMES
 from softmax_classifier.data import DaskFitError, mean_and_scale, per_class_weights
 from softmax_classifier.model_file import classes_to_json, jsonable_params
 from softmax_classifier.objective import SoftmaxObjective
+from softmax_classifier.penalized import PenalizedObjective
+from softmax_classifier.penalties import nonzero_features, split_penalty
 from softmax_classifier.solvers import SOLVERS, STOCHASTIC_SOLVERS, choose_solver
 from softmax_classifier.solvers._result import CONVERGED, MAX_ITER, STOPPED
 
 __all__ = [
     "FitReport",
     "FitResult",
+    "check_hyperparameters",
     "check_model_size",
     "check_solver_options",
     "default_max_iter",
@@ -57,9 +71,6 @@ __all__ = [
 # Fits of fewer entries than this run with one BLAS thread (waking threads for
 # small products costs more than it gives).
 _SINGLE_THREAD_ENTRIES = 1_000_000
-
-# Options the pipeline sets itself; solver_options may not override them.
-_RESERVED_OPTIONS = {"objective", "x0", "max_iter", "tol", "callback", "state", "resume"}
 
 # Hyperparameters that do not change the optimisation: left out of a checkpoint's
 # description, so that a fit resumes with another tol, verbosity or directory.
@@ -91,6 +102,16 @@ class FitReport:
         Wall-clock time of the solver run.
     solver_reason : str
         Why ``solver="auto"`` chose this solver; empty when it was given.
+    penalty : str
+        The ``penalty`` of the fit (``"l2"``, ``"l1"``, ``"elasticnet"`` or
+        ``"group"``). With a non-smooth one, ``objective_history`` includes it
+        and ``grad_norm`` is the largest entry of the minimum-norm subgradient
+        (zero exactly at the optimum).
+    n_nonzero_coef : int or None
+        Entries of ``coef`` that are not zero.
+    n_nonzero_features : int or None
+        Features with a non-zero coefficient for at least one class (the
+        features the model uses).
     """
 
     solver: str
@@ -102,6 +123,9 @@ class FitReport:
     n_passes: int = 0
     time_seconds: float = 0.0
     solver_reason: str = ""
+    penalty: str = "l2"
+    n_nonzero_coef: int | None = None
+    n_nonzero_features: int | None = None
 
     @property
     def converged(self):
@@ -185,7 +209,7 @@ def fit(source, params, *, seed, start=None, state=None, callback=None, resume=F
         naming unknown labels, weights whose sum float64 cannot hold.
     """
     if epoch:
-        _check_epoch(params)
+        check_epoch(params)
     classes = source.classes
     if len(classes) < 2:
         raise ValueError(
@@ -205,13 +229,20 @@ def fit(source, params, *, seed, start=None, state=None, callback=None, resume=F
             "common factor (their weighted mean, the objective's loss term, is unchanged)."
         )
     alpha = _alpha(params["alpha"], view.total_weight * view.weight_scale)
+    penalty = params.get("penalty", "l2")
+    alpha_l2, nonsmooth = split_penalty(penalty, alpha, params.get("l1_ratio"))
     objective = SoftmaxObjective(
-        view, len(classes), alpha=alpha, fit_intercept=params["fit_intercept"]
+        view, len(classes), alpha=alpha_l2, fit_intercept=params["fit_intercept"]
     )
-    x0 = objective.zeros() if start is None else objective.pack(*start)
     solver, reason = params["solver"], ""
-    if solver == "auto":
+    if solver == "auto" and penalty != "l2":
+        solver = "prox-newton"
+        reason = f"penalty={penalty!r} is not smooth: proximal Newton with coordinate descent"
+    elif solver == "auto":
         solver, reason = choose_solver(view, len(classes), params["fit_intercept"])
+    if solver in PROXIMAL_SOLVER_NAMES:
+        objective = PenalizedObjective(objective, nonsmooth)
+    x0 = objective.zeros() if start is None else objective.pack(*start)
     writer = resumed = None
     if params["checkpoint_dir"] is not None and not epoch:
         writer, resumed, seed = _checkpointing(objective, solver, params, seed, resume)
@@ -240,6 +271,9 @@ def fit(source, params, *, seed, start=None, state=None, callback=None, resume=F
         objective_history=[float(v) for v in result.objective_history],
         n_passes=objective.n_passes,
         time_seconds=elapsed,
+        penalty=penalty,
+        n_nonzero_coef=int(np.count_nonzero(coef)),
+        n_nonzero_features=nonzero_features(coef),
     )
     quiet = (CONVERGED, STOPPED, MAX_ITER) if epoch else (CONVERGED, STOPPED)
     if result.stop_reason not in quiet:
@@ -285,52 +319,6 @@ def solver_options(solver, params, seed):
         options["momentum"] = params["momentum"]
     options.update(params["solver_options"] or {})
     return options
-
-
-def check_solver_options(solver, options):
-    """Refuse ``solver_options`` the solver does not take (or that the pipeline sets).
-
-    Parameters
-    ----------
-    solver : str
-        A solver name or ``"auto"``.
-    options : dict or None
-
-    Raises
-    ------
-    ValueError
-    """
-    options = options or {}
-    if not isinstance(options, dict):
-        raise ValueError(f"solver_options must be a dict or None; got {options!r}.")
-    if solver == "auto":
-        if options:
-            raise ValueError(
-                f"solver_options {sorted(options)} need a named solver; with solver='auto' "
-                "the choice is made at fit time. Pass solver='lbfgs' or 'newton-cg'."
-            )
-        return
-    allowed = set(inspect.signature(SOLVERS[solver]).parameters) - _RESERVED_OPTIONS
-    unknown = set(options) - allowed
-    if unknown:
-        raise ValueError(
-            f"solver_options {sorted(unknown)} are not options of solver {solver!r}; "
-            f"it accepts {sorted(allowed)}."
-        )
-
-
-def _check_epoch(params):
-    """Refuse what one epoch of ``partial_fit`` cannot do: it sees one chunk of the rows."""
-    if params["standardize"]:
-        raise ValueError(
-            "standardize=True needs all of X at once and is not supported by "
-            "partial_fit; standardise the features beforehand."
-        )
-    if isinstance(params["class_weight"], str):
-        raise ValueError(
-            "class_weight='balanced' needs all of y at once and is not supported by "
-            "partial_fit; pass a dict of class weights."
-        )
 
 
 def _alpha(alpha, total_weight):
@@ -397,34 +385,6 @@ def _resolved(callback, solver, options):
         return None
     max_iter = int(options.get("max_iter", default_max_iter(solver)))
     return lambda info: callback(dataclasses.replace(info, solver=solver, max_iter=max_iter))
-
-
-def check_model_size(n_classes, n_features):
-    """Refuse, before allocating, a model whose solver could not fit in this machine's memory.
-
-    Every solver keeps at least four float64 vectors of ``n_classes *
-    (n_features + 1)`` entries (parameters, gradient, direction, trial
-    point). One stray LIBSVM index like 2000000000 makes ``n_features`` that
-    large; without this check the fit would ask for tens of GiB and die.
-
-    Raises
-    ------
-    ValueError
-        Saying how many parameters, how much memory, and the machine's total.
-    """
-    n_params = n_classes * (n_features + 1)
-    needed = 4 * 8 * n_params
-    try:
-        available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):  # pragma: no cover - no sysconf
-        return
-    if needed > available:
-        raise ValueError(
-            f"the model would have {n_params:,} parameters ({n_classes} classes x "
-            f"{n_features:,} features); the solver needs at least {needed / 2**30:.1f} GiB "
-            f"for them, more than this machine's {available / 2**30:.1f} GiB of memory. "
-            "Check the number of features (one very large LIBSVM index sets it)."
-        )
 
 
 def _data_fingerprint(objective):

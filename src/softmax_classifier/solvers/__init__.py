@@ -10,7 +10,7 @@ entry in :data:`SOLVERS` (``docs/solvers.md``, "Writing a solver").
 """
 
 from softmax_classifier._parameters import STOCHASTIC_SOLVER_NAMES
-from softmax_classifier.solvers import adam, gd, lbfgs, newton_cg, sgd
+from softmax_classifier.solvers import adam, gd, lbfgs, newton_cg, prox_newton, sgd
 from softmax_classifier.solvers._choice import choose_solver
 from softmax_classifier.solvers._result import Iteration, SolverResult
 from softmax_classifier.solvers._stochastic import SCHEDULES
@@ -22,6 +22,7 @@ SOLVERS = {
     "gd": gd.minimize,
     "sgd": sgd.minimize,
     "adam": adam.minimize,
+    "prox-newton": prox_newton.minimize,
 }
 
 #: Solvers that walk mini-batches (and so support ``partial_fit``).
