@@ -5,7 +5,8 @@ Public pieces:
 - :class:`SoftmaxClassifier`, the scikit-learn estimator, and :func:`load` for
   the model files its ``save`` writes;
 - :mod:`softmax_classifier.math`, every formula of the derivation as a function;
-- :mod:`softmax_classifier.solvers`, the optimisers behind ``solver=...``.
+- :mod:`softmax_classifier.solvers`, the optimisers behind ``solver=...``;
+- :func:`path`, the regularisation path of the sparse penalties.
 
 The names are imported on first use (PEP 562), so that ``softmax --help`` and
 the command's Ctrl-C handling start before NumPy and scikit-learn load.
@@ -15,13 +16,14 @@ import importlib
 
 from softmax_classifier._version import __version__
 
-__all__ = ["FitReport", "SoftmaxClassifier", "__version__", "load", "math"]
+__all__ = ["FitReport", "SoftmaxClassifier", "__version__", "load", "math", "path"]
 
 _LAZY = {
     "FitReport": "softmax_classifier.estimator",
     "SoftmaxClassifier": "softmax_classifier.estimator",
     "load": "softmax_classifier.estimator",
     "math": None,  # the submodule itself
+    "path": "softmax_classifier.regularization_path",
 }
 
 

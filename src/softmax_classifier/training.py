@@ -65,6 +65,7 @@ __all__ = [
     "check_solver_options",
     "default_max_iter",
     "fit",
+    "penalty_threshold",
     "solver_options",
 ]
 
@@ -211,23 +212,7 @@ def fit(source, params, *, seed, start=None, state=None, callback=None, resume=F
     if epoch:
         check_epoch(params)
     classes = source.classes
-    if len(classes) < 2:
-        raise ValueError(
-            "SoftmaxClassifier needs samples of at least 2 classes in y; "
-            f"got only one class, {classes[0]!r}."
-        )
-    check_model_size(len(classes), source.n_features)
-    class_weight = per_class_weights(params["class_weight"], classes, source.class_counts)
-    mean = scale = None
-    if params["standardize"]:
-        mean, scale = mean_and_scale(source.transformed(class_weight=class_weight))
-    centre = None if source.is_sparse else mean  # sparse rows are scaled, never centred
-    view = source.transformed(mean=centre, scale=scale, class_weight=class_weight)
-    if not np.isfinite(view.total_weight):
-        raise ValueError(
-            "The sample weights sum to more than float64 can hold: divide them by a "
-            "common factor (their weighted mean, the objective's loss term, is unchanged)."
-        )
+    view, mean, scale = _prepared(source, params)
     alpha = _alpha(params["alpha"], view.total_weight * view.weight_scale)
     penalty = params.get("penalty", "l2")
     alpha_l2, nonsmooth = split_penalty(penalty, alpha, params.get("l1_ratio"))
@@ -290,6 +275,86 @@ def fit(source, params, *, seed, start=None, state=None, callback=None, resume=F
         state=result.state,
         seed=seed,
     )
+
+
+def penalty_threshold(source, params):
+    r"""The smallest ``alpha`` at which the L1, elastic-net or group fit has ``coef = 0``.
+
+    At :math:`W = 0` with the intercepts at their optimum (the weighted class
+    proportions, :math:`b_i = \log \sum_{k: y_k = i} s_k`), zero is the
+    minimiser exactly when the smooth gradient :math:`G` lies in the
+    penalty's subdifferential at 0: :math:`\max_{ij} |G_{ij}| \le \alpha r`
+    (L1, elastic net with ``r = l1_ratio``; ``r = 1`` for L1) or
+    :math:`\max_j \lVert G_{:j}\rVert_2 \le \alpha` (group). One pass.
+    The regularisation path (:func:`softmax_classifier.path`) starts its grid
+    there.
+
+    Parameters
+    ----------
+    source : DataSource
+    params : dict
+        The estimator's hyperparameters (``penalty`` one of ``"l1"``,
+        ``"elasticnet"`` with ``l1_ratio > 0``, ``"group"``).
+
+    Returns
+    -------
+    float
+    """
+    penalty = params["penalty"]
+    if penalty not in ("l1", "elasticnet", "group") or (
+        penalty == "elasticnet" and not params["l1_ratio"]
+    ):
+        raise ValueError(
+            "the threshold of a sparse path needs penalty 'l1', 'group' or 'elasticnet' with "
+            f"l1_ratio > 0; got penalty={penalty!r}, l1_ratio={params.get('l1_ratio')!r}."
+        )
+    view, _, _ = _prepared(source, params)
+    objective = SoftmaxObjective(view, len(source.classes), fit_intercept=params["fit_intercept"])
+    intercept = None
+    if params["fit_intercept"]:
+        totals = view.reduce(_class_totals_block, len(source.classes))[0]
+        intercept = np.log(np.maximum(totals, np.finfo(np.float64).tiny))
+    coef = np.zeros((len(source.classes), source.n_features))
+    _, grad = objective.value_and_grad(objective.pack(coef, intercept))
+    grad_coef, _ = objective.unpack(grad)
+    if penalty == "group":
+        return float(np.linalg.norm(grad_coef, axis=0).max(initial=0.0))
+    ratio = 1.0 if penalty == "l1" else float(params["l1_ratio"])
+    return float(np.abs(grad_coef).max(initial=0.0)) / ratio
+
+
+def _class_totals_block(X, y, sample_weight, n_classes):
+    """``(sum of the weights per class,)`` for one block."""
+    return (np.bincount(y, weights=sample_weight, minlength=n_classes).astype(np.float64),)
+
+
+def _prepared(source, params):
+    """The rows as the solver sees them (class weights, standardisation), and the statistics.
+
+    Returns
+    -------
+    view : DataSource
+    mean, scale : ndarray of shape (n_features,) or None
+    """
+    classes = source.classes
+    if len(classes) < 2:
+        raise ValueError(
+            "SoftmaxClassifier needs samples of at least 2 classes in y; "
+            f"got only one class, {classes[0]!r}."
+        )
+    check_model_size(len(classes), source.n_features)
+    class_weight = per_class_weights(params["class_weight"], classes, source.class_counts)
+    mean = scale = None
+    if params["standardize"]:
+        mean, scale = mean_and_scale(source.transformed(class_weight=class_weight))
+    centre = None if source.is_sparse else mean  # sparse rows are scaled, never centred
+    view = source.transformed(mean=centre, scale=scale, class_weight=class_weight)
+    if not np.isfinite(view.total_weight):
+        raise ValueError(
+            "The sample weights sum to more than float64 can hold: divide them by a "
+            "common factor (their weighted mean, the objective's loss term, is unchanged)."
+        )
+    return view, mean, scale
 
 
 def solver_options(solver, params, seed):
