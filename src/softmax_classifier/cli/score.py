@@ -29,6 +29,7 @@ from softmax_classifier.cli._common import (
     shorten,
     write_csv,
 )
+from softmax_classifier.cli._sparsity import add_sparsity_rows, model_sparsity
 
 __all__ = ["evaluate", "inspect", "labelled_rows", "predict"]
 
@@ -328,6 +329,7 @@ def _description(path, top):
         "hyperparameters": metadata["hyperparameters"],
         "alpha_used": metadata.get("alpha_used"),
         "temperature": metadata.get("temperature"),
+        "sparsity": model_sparsity(coef, metadata["hyperparameters"]),
         "fit_report": _summarise_report(metadata["fit_report"]),
         "top_features": top_features,
     }
@@ -365,6 +367,7 @@ def _print_description(info):
         table.add_row("alpha used", f"{info['alpha_used']:.6g}")
     if info["temperature"] is not None:
         table.add_row("temperature", f"{info['temperature']:.6g} (softmax calibrate)")
+    add_sparsity_rows(table, info["sparsity"])
     for key, value in (info["fit_report"] or {}).items():
         shown = f"{value:.6g}" if isinstance(value, float) else str(value)
         table.add_row(f"fit {key.replace('_', ' ')}", shown)
