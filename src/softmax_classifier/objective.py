@@ -328,15 +328,40 @@ class SoftmaxObjective:
 # formula of math.py that the kernel is tested against (softmax_classifier._fused).
 
 
+# Very many classes: where NumPy's temporaries (the block's rows x all classes)
+# and the kernels' scratch (a tile of rows x all classes, _class_blocks.kernels_fit)
+# would both exceed the logit budget (_class_blocks.logit_budget), a block goes by
+# class blocks with the online log-sum-exp of softmax_classifier._class_blocks: the
+# same sums, at most the block's rows x a block of classes of logits at a time.
+
+
 def _loss_block(X, y, sample_weight, coef, intercept):
-    fused = _fused.loss_sum(coef, intercept, X, y, sample_weight)
-    return fused if fused is not None else sm._loss_sum(coef, intercept, X, y, sample_weight)
+    from softmax_classifier import _class_blocks
+
+    n_classes = coef.shape[0]
+    rows, block = _class_blocks.block_shape(X.shape[0], n_classes)
+    whole = block == n_classes and rows == X.shape[0]
+    if whole or _class_blocks.kernels_fit(X, n_classes, _fused.by_columns):
+        fused = _fused.loss_sum(coef, intercept, X, y, sample_weight)
+        if fused is not None:
+            return fused
+    if not whole:
+        return _class_blocks.loss_sum(coef, intercept, X, y, sample_weight, block, rows)
+    return sm._loss_sum(coef, intercept, X, y, sample_weight)
 
 
 def _loss_gradient_block(X, y, sample_weight, coef, intercept):
-    fused = _fused.loss_gradient_sum(coef, intercept, X, y, sample_weight)
-    if fused is not None:
-        return fused
+    from softmax_classifier import _class_blocks
+
+    n_classes = coef.shape[0]
+    rows, block = _class_blocks.block_shape(X.shape[0], n_classes)
+    whole = block == n_classes and rows == X.shape[0]
+    if whole or _class_blocks.kernels_fit(X, n_classes, _fused.by_columns):
+        fused = _fused.loss_gradient_sum(coef, intercept, X, y, sample_weight)
+        if fused is not None:
+            return fused
+    if not whole:
+        return _class_blocks.loss_gradient_sum(coef, intercept, X, y, sample_weight, block, rows)
     return sm._loss_gradient_sum(coef, intercept, X, y, sample_weight)
 
 
@@ -355,11 +380,21 @@ def _hessian_product_block(
     X, y, sample_weight, coef, direction_coef, stacked, intercept, direction_intercept
 ):
     """Block sums of the Hessian product; ``stacked`` is ``[coef; direction_coef]`` or None."""
-    fused = _fused.hessian_product_sum(
-        coef, direction_coef, intercept, direction_intercept, X, sample_weight, stacked
-    )
-    if fused is not None:
-        return fused
+    from softmax_classifier import _class_blocks
+
+    n_classes = coef.shape[0]
+    rows, block = _class_blocks.block_shape(X.shape[0], n_classes)
+    whole = block == n_classes and rows == X.shape[0]
+    if whole or _class_blocks.kernels_fit(X, n_classes, _fused.by_columns):
+        fused = _fused.hessian_product_sum(
+            coef, direction_coef, intercept, direction_intercept, X, sample_weight, stacked
+        )
+        if fused is not None:
+            return fused
+    if not whole:
+        return _class_blocks.hessian_product_sum(
+            X, coef, intercept, direction_coef, direction_intercept, sample_weight, block, rows
+        )
     if stacked is not None:  # one product gives the logits and their change
         n_classes = coef.shape[0]
         both = sm.raw_prediction(X, stacked)
@@ -381,6 +416,11 @@ def _hessian_product_block(
 
 def _hessian_diagonal_block(X, y, sample_weight, coef, intercept):
     """``(sum_k s_k p_ki (1 - p_ki) x_kj^2, sum_k s_k p_ki (1 - p_ki))`` for one block."""
+    from softmax_classifier import _class_blocks
+
+    rows, block = _class_blocks.block_shape(X.shape[0], coef.shape[0])
+    if block < coef.shape[0] or rows < X.shape[0]:
+        return _class_blocks.hessian_diagonal_sum(X, coef, intercept, sample_weight, block, rows)
     proba = sm.softmax(sm.raw_prediction(X, coef, intercept))
     curvature = proba * (1 - proba)
     if sp.issparse(X):  # squared values on X's own index arrays: no copy of the indices
