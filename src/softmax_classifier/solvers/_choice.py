@@ -14,8 +14,13 @@ __all__ = ["choose_solver"]
 _LBFGS_VECTORS = 2 * 10 + 6
 # L-BFGS's history may take this much memory, or as much as X itself if more.
 _LBFGS_MEMORY_BUDGET = 512 * 2**20
-# Dense X up to this many entries is "small": L-BFGS (rule 3 of choose_solver).
+# Dense X up to this many entries is "small": L-BFGS (rule 4 of choose_solver).
 _SMALL_ENTRIES = 2**17
+# More classes than this: no Kronecker preconditioner (rule 2 of choose_solver).
+# Its class factor is n_classes x n_classes, decomposed at every Newton step: at
+# 2048 classes 32 MiB and ~1e10 flops, about the default logit budget of a block
+# (softmax_classifier._class_blocks); at 20,000 classes 3.2 GB and ~1e13 flops.
+_KRONECKER_MAX_CLASSES = 2048
 
 
 def choose_solver(X, n_classes, fit_intercept=True):
@@ -32,20 +37,27 @@ def choose_solver(X, n_classes, fit_intercept=True):
        19 s against 39 in 27 s: more passes, but a Hessian product costs less
        than an L-BFGS iteration's line search and history on millions of
        parameters).
-    2. Dense ``X`` where L-BFGS's history (ten pairs of parameter-sized
+    2. Dense ``X`` with more than 2048 classes and ``n_features +
+       fit_intercept <= KRONECKER_MAX_FEATURES``: ``lbfgs``. Newton-CG would
+       be preconditioned by Kronecker factors whose class factor is
+       ``n_classes x n_classes`` (3.2 GB and an eigendecomposition of ~1e13
+       flops per Newton step at 20,000 classes), where L-BFGS keeps
+       parameter-sized vectors only and each pass goes by blocks of classes
+       (``docs/many_classes.md``).
+    3. Dense ``X`` where L-BFGS's history (ten pairs of parameter-sized
        vectors) would take more memory than ``X`` itself and over 512 MiB:
        ``newton-cg``, which keeps about eight parameter-sized vectors.
-    3. Dense ``X`` of at most ``2**17`` entries (digits, 1347 x 64): ``lbfgs``.
+    4. Dense ``X`` of at most ``2**17`` entries (digits, 1347 x 64): ``lbfgs``.
        Passes cost ~0.1 ms there and Newton-CG's per-step machinery does not
        pay: 0.04 s against 0.07 s to ``f*(1 + 1e-6)``.
-    4. Other dense ``X`` with ``n_features + fit_intercept <=
+    5. Other dense ``X`` with ``n_features + fit_intercept <=
        KRONECKER_MAX_FEATURES``: ``newton-cg`` with the Kronecker-factored
        preconditioner. It needed fewer passes and less time than L-BFGS on
        letter (73 passes against 117), Fashion-MNIST (335 against 866) and a
        dense 50000 x 500 set (86 against 81 passes, half the time), and it
        reached the optimum of a Covertype-like set of raw feature scales
        where L-BFGS had not after 1000 iterations.
-    5. Otherwise ``lbfgs``.
+    6. Otherwise ``lbfgs``.
 
     Parameters
     ----------
@@ -68,6 +80,12 @@ def choose_solver(X, n_classes, fit_intercept=True):
         return "newton-cg", (
             "sparse X: Newton-CG with a diagonal preconditioner was faster than L-BFGS "
             "on the sparse text sets measured"
+        )
+    if n_classes > _KRONECKER_MAX_CLASSES and d_tilde <= KRONECKER_MAX_FEATURES:
+        return "lbfgs", (
+            f"dense X with {n_classes} classes: L-BFGS, which keeps parameter-sized vectors "
+            f"only (Newton-CG's Kronecker preconditioner would hold {n_classes} x "
+            f"{n_classes} class curvatures)"
         )
     history_bytes = _LBFGS_VECTORS * n_params * 8
     data_bytes = n_samples * n_features * np.dtype(X.dtype).itemsize
