@@ -21,7 +21,9 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from softmax_classifier import _class_blocks
 from softmax_classifier import math as sm
+from softmax_classifier._top_k import top_k as blocked_top_k
 from softmax_classifier.calibration import fit_temperature
 from softmax_classifier.data import DataSource, is_dask_collection
 from softmax_classifier.inference import summary
@@ -70,23 +72,52 @@ class SoftmaxPredictionMixin:
         """
         if is_dask_collection(X):
             return dask_predictions(self, X, "predict")
-        raw = self._raw_prediction(X)
-        return self.classes_[np.argmax(raw, axis=1)]
+        X = self._checked_rows(X)
+        if X.shape[0] * len(self.classes_) > _class_blocks.logit_budget():
+            index, _ = self._top_k(X, 1, with_proba=False)  # no n x c logits held
+            return self.classes_[index[:, 0]]
+        return self.classes_[np.argmax(self._logits(X), axis=1)]
 
-    def predict_proba(self, X):
-        """Class probabilities ``softmax(X @ coef_.T + intercept_)``.
+    def predict_proba(self, X, top_k=None):
+        """Class probabilities ``softmax(X @ coef_.T + intercept_)``, or the ``top_k`` largest.
 
         Parameters
         ----------
         X : {array-like, sparse matrix, dask collection} of shape (n_samples, n_features)
-            Dask input gives a lazy Dask array, as in :meth:`decision_function`.
+            Dask input gives a lazy Dask array, as in :meth:`decision_function`
+            (not with ``top_k``).
+        top_k : int or None, default=None
+            None: every class's probability. An int ``k`` (1 to ``n_classes``):
+            the ``k`` most probable classes of each row and their
+            probabilities, computed by blocks of rows and classes without an
+            ``(n_samples, n_classes)`` array (``docs/many_classes.md``), the
+            same numbers as the columns of the full matrix.
 
         Returns
         -------
         ndarray of shape (n_samples, n_classes)
-            Columns in the order of ``classes_``; rows sum to one. After
-            :meth:`calibrate`, ``softmax(logits / temperature_)``.
+            With ``top_k=None``: columns in the order of ``classes_``; rows sum
+            to one. After :meth:`calibrate`, ``softmax(logits / temperature_)``.
+        (labels, proba) : tuple of ndarray of shape (n_samples, top_k)
+            With ``top_k``: labels from ``classes_``, the most probable first
+            (ties: the class earlier in ``classes_`` first), and their
+            probabilities (tempered after :meth:`calibrate`, as above).
+
+        Raises
+        ------
+        ValueError
+            For a ``top_k`` that is not an integer from 1 to ``n_classes``, or
+            with Dask input.
         """
+        if top_k is not None:
+            k = self._checked_top_k(top_k)
+            if is_dask_collection(X):
+                raise ValueError(
+                    "predict_proba(top_k=...) takes arrays or sparse matrices, not a Dask "
+                    "collection: call it on each block (X.map_blocks) or compute X first."
+                )
+            index, proba = self._top_k(self._checked_rows(X), k)
+            return self.classes_[index], proba
         if is_dask_collection(X):
             return dask_predictions(self, X, "predict_proba")
         return sm.softmax(self._tempered(self._raw_prediction(X)))
@@ -326,10 +357,53 @@ class SoftmaxPredictionMixin:
         return np.concatenate(raws), np.concatenate(labels), np.concatenate(weights)
 
     def _raw_prediction(self, X):
+        return self._logits(self._checked_rows(X))
+
+    def _checked_rows(self, X):
+        """``X`` checked against the fitted model: float32/float64, dense or CSR."""
         check_is_fitted(self)
-        X = validate_data(self, X, accept_sparse="csr", dtype=_DTYPES, reset=False)
+        return validate_data(self, X, accept_sparse="csr", dtype=_DTYPES, reset=False)
+
+    def _logits(self, X):
+        """Logits of validated rows (:func:`raw_prediction`): ``(n_samples, n_classes)``."""
         mean, scale = getattr(self, "feature_mean_", None), getattr(self, "feature_scale_", None)
         return raw_prediction(X, self.coef_, self.intercept_, mean, scale)
+
+    def _checked_top_k(self, top_k):
+        """``top_k`` as an int from 1 to ``n_classes``; a ValueError saying what it must be."""
+        check_is_fitted(self)
+        n_classes = len(self.classes_)
+        if isinstance(top_k, (bool, np.bool_)) or not isinstance(top_k, (int, np.integer)):
+            raise ValueError(
+                f"top_k must be an integer from 1 to the number of classes ({n_classes}), "
+                f"got {top_k!r} of type {type(top_k).__name__}"
+            )
+        if not 1 <= top_k <= n_classes:
+            raise ValueError(
+                f"top_k must be an integer from 1 to the number of classes ({n_classes}), "
+                f"got {top_k}"
+            )
+        return int(top_k)
+
+    def _top_k(self, X, k, with_proba=True):
+        """``(index, proba)`` of the ``k`` most probable classes of validated rows.
+
+        :func:`softmax_classifier._top_k.top_k` on the model's
+        coefficients with the standardisation folded in (as :func:`raw_prediction`
+        does), the temperature of :meth:`calibrate`, and :func:`raw_prediction`
+        for rows whose logits overflow.
+        """
+        mean, scale = getattr(self, "feature_mean_", None), getattr(self, "feature_scale_", None)
+        coef, intercept = _folded(self.coef_, self.intercept_, mean, scale)
+        return blocked_top_k(
+            X,
+            coef,
+            intercept,
+            k,
+            temperature=getattr(self, "temperature_", None),
+            with_proba=with_proba,
+            full_logits=lambda rows: raw_prediction(rows, coef, intercept),
+        )
 
 
 def raw_prediction(X, coef, intercept, feature_mean=None, feature_scale=None):
@@ -352,9 +426,7 @@ def raw_prediction(X, coef, intercept, feature_mean=None, feature_scale=None):
     -------
     ndarray of shape (n_samples, n_classes)
     """
-    if feature_scale is not None:
-        coef = coef / feature_scale
-        intercept = intercept - coef @ feature_mean
+    coef, intercept = _folded(coef, intercept, feature_mean, feature_scale)
     with np.errstate(over="ignore", invalid="ignore"):  # handled just below
         raw = sm.raw_prediction(X, coef, intercept)
         overflow = ~np.isfinite(raw).all(axis=1)
@@ -362,6 +434,14 @@ def raw_prediction(X, coef, intercept, feature_mean=None, feature_scale=None):
             shifted = _shifted_logits(X[overflow], coef, intercept)
             raw[overflow] = shifted.astype(raw.dtype)  # -inf where below the dtype's range
     return raw
+
+
+def _folded(coef, intercept, feature_mean=None, feature_scale=None):
+    """``(W / s, b - (W / s) m)``: the standardisation folded into the coefficients."""
+    if feature_scale is not None:
+        coef = coef / feature_scale
+        intercept = intercept - coef @ feature_mean
+    return coef, intercept
 
 
 def dask_predictions(model, X, method):
