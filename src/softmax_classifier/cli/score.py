@@ -48,14 +48,16 @@ def predict(args):
     with data_path(args.data, args.format) as (path, format):
         data = read_for_model(model, path, target=args.target, format=format, args=args)
     X = align(feature_names(model), model.n_features_in_, data)
-    proba = call(model.predict_proba, X)
     classes = model.classes_
+    # The k most probable classes by blocks (no rows x classes matrix: very many
+    # classes, docs/many_classes.md); the whole matrix only when --proba prints it.
+    k = min(args.top_k or 1, len(classes))
+    top_labels, top_proba = call(lambda rows: model.predict_proba(rows, top_k=k), X)
     header = ["prediction"]
-    top = np.argmax(proba, axis=1)
-    labels = classes[top]
+    labels = top_labels[:, 0]
     note = ""
     if args.min_proba is not None:
-        unsure = proba[np.arange(len(top)), top] < args.min_proba
+        unsure = top_proba[:, 0] < args.min_proba
         labels = np.where(unsure, "", labels.astype(object))
         note = (
             f" ({int(unsure.sum())} with no label: top probability below --min-proba "
@@ -64,14 +66,11 @@ def predict(args):
     columns = [labels]
     if args.proba:
         header += [f"proba_{c}" for c in classes]
-        columns += list(proba.T)
+        columns += list(call(model.predict_proba, X).T)
     if args.top_k:
-        k = min(args.top_k, len(classes))
-        order = np.argsort(-proba, axis=1, kind="stable")[:, :k]
-        top_proba = np.take_along_axis(proba, order, axis=1)
         for rank in range(k):
             header += [f"top{rank + 1}", f"top{rank + 1}_proba"]
-            columns += [classes[order[:, rank]], top_proba[:, rank]]
+            columns += [top_labels[:, rank], top_proba[:, rank]]
     rows = zip(*columns, strict=True)
     if to_file:
         with atomic_write(args.output, "w", encoding="utf-8", newline="") as stream:
