@@ -14,11 +14,18 @@ import os
 from numbers import Real
 
 import numpy as np
+from sklearn.utils.multiclass import type_of_target
 
 from softmax_classifier._parameters import PROXIMAL_SOLVER_NAMES
 from softmax_classifier.solvers import SOLVERS
 
-__all__ = ["check_epoch", "check_hyperparameters", "check_model_size", "check_solver_options"]
+__all__ = [
+    "check_epoch",
+    "check_hyperparameters",
+    "check_label_type",
+    "check_model_size",
+    "check_solver_options",
+]
 
 # Options the pipeline sets itself; solver_options may not override them.
 _RESERVED_OPTIONS = {"objective", "x0", "max_iter", "tol", "callback", "state", "resume"}
@@ -134,4 +141,29 @@ def check_model_size(n_classes, n_features):
             f"{n_features:,} features); the solver needs at least {needed / 2**30:.1f} GiB "
             f"for them, more than this machine's {available / 2**30:.1f} GiB of memory. "
             "Check the number of features (one very large LIBSVM index sets it)."
+        )
+
+
+def check_label_type(classes):
+    """Refuse labels that look continuous or multi-output, from the distinct labels alone.
+
+    scikit-learn's ``check_classification_targets`` on the sorted distinct
+    labels would also warn that "the number of unique classes is greater than
+    50% of the number of samples" for any model of more than 20 classes (every
+    label appears once there); this is its type test without that count.
+
+    Parameters
+    ----------
+    classes : ndarray of shape (n_classes,)
+
+    Raises
+    ------
+    ValueError
+        ``"Unknown label type: ..."``, as scikit-learn words it.
+    """
+    kind = type_of_target(classes)
+    if kind not in ("binary", "multiclass"):
+        raise ValueError(
+            f"Unknown label type: {kind}. Maybe you are trying to fit a classifier, which "
+            "expects discrete classes, on a regression target with continuous values."
         )

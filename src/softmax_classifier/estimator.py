@@ -289,7 +289,7 @@ class SoftmaxClassifier(SoftmaxPredictionMixin, ClassifierMixin, BaseEstimator):
             X, y = self._validated(X, y, reset=True)
             names = getattr(self, "feature_names_in_", None)
             source = as_source(X, y, sample_weight, feature_names=names)
-        check_classification_targets(source.classes)
+        training.check_label_type(source.classes)
         start = self._warm_start_params(source.classes, source.n_features)
         result = training.fit(
             source,

@@ -45,6 +45,7 @@ from softmax_classifier._blas import one_blas_thread
 from softmax_classifier._fit_checks import (
     check_epoch,
     check_hyperparameters,
+    check_label_type,
     check_model_size,
     check_solver_options,
 )
@@ -61,6 +62,7 @@ __all__ = [
     "FitReport",
     "FitResult",
     "check_hyperparameters",
+    "check_label_type",
     "check_model_size",
     "check_solver_options",
     "default_max_iter",
