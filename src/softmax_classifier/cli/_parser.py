@@ -139,7 +139,7 @@ def build_parser():
     -------
     argparse.ArgumentParser
     """
-    from softmax_classifier._parameters import SOLVER_NAMES
+    from softmax_classifier._parameters import PENALTY_NAMES, SOLVER_NAMES
     from softmax_classifier._version import __version__
     from softmax_classifier.io import FORMATS
 
@@ -214,14 +214,14 @@ def build_parser():
             "--solver",
             choices=SOLVER_NAMES,
             default="auto",
-            help="solver (auto: lbfgs for dense data, newton-cg for sparse)",
+            help="solver (auto: prox-newton for a non-smooth penalty; otherwise lbfgs for "
+            "dense data, newton-cg for sparse)",
         )
         sub.add_argument(
             "--alpha",
             type=_alpha,
             default="auto",
-            help="L2 penalty strength (>= 0), or auto: 1 / sum of the weights, "
-            "scikit-learn's C = 1",
+            help="penalty strength (>= 0), or auto: 1 / sum of the weights, scikit-learn's C = 1",
         )
         sub.add_argument(
             "--seed", type=_integer(0), default=0, help="seed for splits and shuffling"
@@ -257,6 +257,23 @@ def build_parser():
         "--run-dir", help="folder for metrics.json and figures (default: MODEL_run next to it)"
     )
     solver_options(train)
+    train.add_argument(
+        "--penalty",
+        choices=PENALTY_NAMES,
+        default="l2",
+        help="penalty on the weights: l2 (squared), l1 (lasso: zeros some weights), "
+        "elasticnet (a mix of both, --l1-ratio), group (zeros whole features: a feature's "
+        "weights for every class together); the non-smooth ones need --solver prox-newton "
+        "or auto",
+    )
+    train.add_argument(
+        "--l1-ratio",
+        type=_real(0, 1),
+        default=None,
+        metavar="R",
+        help="share of L1 in --penalty elasticnet, in [0, 1] (0: L2 alone, 1: L1 alone); "
+        "only with elasticnet, which needs it",
+    )
     train.add_argument(
         "--max-iter",
         type=_integer(1),

@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 from softmax_classifier.cli._common import CommandError, unit
+from softmax_classifier.cli._sparsity import model_sparsity
 
 __all__ = ["RUN_FILES", "check_folder", "check_outputs", "draw_scores", "write_model_and_run"]
 
@@ -110,6 +111,8 @@ def write_model_and_run(model, output, run_dir, metrics, image_shape):
     metrics : dict
         ``{"train": ..., "test": ...}`` (test optional), each a dict of
         :func:`softmax_classifier.evaluation.classification_metrics`.
+        ``metrics.json`` holds them, the fit report, the model's sparsity
+        (:func:`._sparsity.model_sparsity`) and the model's path.
     image_shape : tuple of int or None
         ``(height, width)`` of the features as an image: draw ``weights.png``.
     """
@@ -125,7 +128,12 @@ def write_model_and_run(model, output, run_dir, metrics, image_shape):
     # Named by _atomic, so that a killed run's temporary is removed by a later write.
     model_temporary = Path(temporary_path(output))
     try:
-        document = {**metrics, "fit_report": report.as_dict(), "model": str(output)}
+        document = {
+            **metrics,
+            "fit_report": report.as_dict(),
+            "sparsity": model_sparsity(model.coef_, model.get_params()),
+            "model": str(output),
+        }
         (staging / "metrics.json").write_text(json.dumps(document, indent=2) + "\n")
         plots.plot_loss_curve(
             report.objective_history, staging / "loss_curve.png", xlabel=unit(report.solver)

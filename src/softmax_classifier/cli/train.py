@@ -29,6 +29,7 @@ from softmax_classifier.cli._common import (
 )
 from softmax_classifier.cli._progress import fit_with_progress
 from softmax_classifier.cli._run_folder import check_outputs, write_model_and_run
+from softmax_classifier.cli._sparsity import add_sparsity_rows, describe_sparsity
 
 __all__ = ["demo", "train"]
 
@@ -46,6 +47,9 @@ def train(args):
     dtype = np.float32 if args.float32 else np.float64
     if args.resume and not args.checkpoint_dir:
         raise CommandError("--resume needs --checkpoint-dir: where the checkpoint is")
+    # The estimator's own checks (penalty, --l1-ratio and solver together, ...) before any
+    # file is read; what they raise is a ValueError, one line and exit status 2 from main.
+    _model_from_args(args, sparse=False)._check_params()
     output, run_dir = _train_outputs(args)
     image_shape = plots.parse_image_shape(args.image_shape) if args.image_shape else None
     on_dask = args.scheduler is not None or args.dask_workers is not None
@@ -256,6 +260,8 @@ def _model_from_args(args, *, sparse):
     standardize = {"yes": True, "no": False}.get(args.standardize, not sparse)
     return SoftmaxClassifier(
         alpha=args.alpha,
+        penalty=args.penalty,
+        l1_ratio=args.l1_ratio,
         solver=args.solver,
         max_iter=args.max_iter,
         tol=args.tol,
@@ -290,9 +296,12 @@ def _fit_and_report(
             f"pixels but the data has {n_features} features"
         )
     alpha = model.alpha if isinstance(model.alpha, str) else f"{model.alpha:g}"
+    penalty = "" if model.penalty == "l2" else f", penalty={model.penalty}"
+    if model.l1_ratio is not None:
+        penalty += f", l1_ratio={model.l1_ratio:g}"
     err.print(
         f"training on {n_samples} rows x {n_features} features from {where} "
-        f"({model.solver}, alpha={alpha})"
+        f"({model.solver}, alpha={alpha}{penalty})"
     )
     interrupted = fit_with_progress(model, source, None, err, quiet=quiet, resume=resume)
     scores = {"train": metrics(model, source)}
@@ -311,6 +320,7 @@ def _fit_and_report(
         table.add_row(f"{split} accuracy", f"{values['accuracy']:.4f}")
         table.add_row(f"{split} log-loss", f"{values['log_loss']:.6f}")
     table.add_row("final loss", f"{report.objective_history[-1]:.6f}")
+    _add_penalty_rows(table, model)
     table.add_row("stop reason", stop)
     table.add_row(steps + "s", str(report.n_iter))
     table.add_row("fit time", f"{report.time_seconds:.3f} s")
@@ -323,6 +333,20 @@ def _fit_and_report(
         )
         return EXIT_INTERRUPTED
     return 0
+
+
+def _add_penalty_rows(table, model):
+    """The summary's penalty and, for the sparse penalties, the fit report's non-zero counts."""
+    report = model.fit_report_
+    counted = report.n_nonzero_coef is not None and report.n_nonzero_features is not None
+    sparsity = describe_sparsity(
+        report.penalty,
+        model.l1_ratio,
+        report.n_nonzero_coef if counted else 0,
+        report.n_nonzero_features if counted else 0,
+        model.coef_.shape,
+    )
+    add_sparsity_rows(table, sparsity, counts=counted and report.penalty != "l2")
 
 
 def _split(X, y, test_size, seed):
