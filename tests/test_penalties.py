@@ -327,6 +327,13 @@ def test_penalised_model_round_trips_through_a_file(tmp_path):
     np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
 
 
+def test_summary_refuses_a_sparse_model():
+    X, y = _standardised(load_wine)
+    model = SoftmaxClassifier(0.05, penalty="l1").fit(X, y)
+    with pytest.raises(ValueError, match="penalty='l1'"):
+        model.summary(X, y)
+
+
 def test_prox_newton_resumes_a_checkpoint_exactly(tmp_path):
     X, y = _standardised(load_wine)
     settings = dict(

@@ -320,6 +320,13 @@ def _penalty_of(model):
             "maximise a class-weighted likelihood. Refit with class_weight=None and pass the "
             "class weights inside sample_weight (weight of row i times its class's weight)."
         )
+    penalty = getattr(model, "penalty", "l2")
+    if penalty != "l2":
+        raise ValueError(
+            f"summary needs an L2 (or unpenalised) model; this one has penalty={penalty!r}, "
+            "whose zeros come from selection, so standard errors computed as if the support "
+            "were fixed would be too small. Refit the selected features with penalty='l2'."
+        )
     alpha = getattr(model, "alpha_", None)
     if alpha is None:
         raise ValueError(
