@@ -283,9 +283,10 @@ class RunningLogSumExp:
         """
         block_max = logits.max(axis=1) if block_max is None else block_max
         new_max = np.maximum(self.max, block_max)
-        rescale = np.exp(self.max - new_max).astype(np.float64, copy=False)
         exp = logits
-        exp -= new_max[:, None]
+        with np.errstate(over="ignore"):  # a gap beyond the dtype's range is -inf: exp gives 0
+            rescale = np.exp(self.max - new_max).astype(np.float64, copy=False)
+            exp -= new_max[:, None]
         np.exp(exp, out=exp)
         self.sum *= rescale
         self.sum += exp.sum(axis=1, dtype=np.float64)
@@ -296,7 +297,8 @@ class RunningLogSumExp:
 
     def proba(self, logits):
         """:math:`p_j = e^{a_j - m} / s` of one block's logits, in place, in their dtype."""
-        logits -= self.max[:, None]
+        with np.errstate(over="ignore"):  # as in add()
+            logits -= self.max[:, None]
         np.exp(logits, out=logits)
         logits /= self.sum.astype(logits.dtype)[:, None]
         return logits

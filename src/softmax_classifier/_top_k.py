@@ -138,7 +138,8 @@ def _top_k_rows(X, coef, intercept, k, scale, blocks, index, proba, rows):
     index[...] = best_index
     if running is not None:
         tempered = best if scale is None else best / scale
-        tempered -= running.max[:, None]
+        with np.errstate(over="ignore"):  # a gap beyond the dtype's range: probability 0
+            tempered -= running.max[:, None]
         np.exp(tempered, out=tempered)
         tempered /= running.sum.astype(X.dtype)[:, None]
         proba[rows] = tempered
