@@ -144,7 +144,7 @@ class NewtonModel:
         self.proba = shifted  # (n_classes, n_samples)
         self.z = None
 
-    def direction(self, grad, grad_intercept, penalty, *, tol, max_sweeps):
+    def direction(self, grad, grad_intercept, penalty, *, tol, max_sweeps, damping=0.0):
         """Minimise the model over ``(D, delta)`` by coordinate descent from zero.
 
         Parameters
@@ -157,6 +157,10 @@ class NewtonModel:
             Stop when a full sweep changes no coordinate by more than this
             (curvature times step).
         max_sweeps : int
+        damping : float, default=0.0
+            ``mu >= 0`` added to the model's curvature (``q + mu/2 ||D||^2``,
+            Levenberg-Marquardt's damping): bounds the step along directions
+            of almost no curvature (nearly separable classes).
 
         Returns
         -------
@@ -185,7 +189,7 @@ class NewtonModel:
             None if grad_intercept is None else np.asarray(grad_intercept, dtype=np.float64),
             self.coef,
             state,
-            alpha2=self.alpha2,
+            alpha2=self.alpha2 + float(damping),
             lam=penalty.strength,
             tol=tol,
             max_sweeps=max_sweeps,

@@ -17,6 +17,14 @@ each iteration
    more than their rounding (near the optimum), the full step is taken if it
    lowers the KKT residual.
 
+Where the classes are nearly separable the Hessian has directions of almost
+no curvature and the exact Newton step along them is far too long; then no
+step length passes. The model is then damped, :math:`q + \tfrac{\mu}{2}
+\lVert D\rVert^2` (Levenberg-Marquardt), and solved again, with :math:`\mu`
+raised tenfold (at least to the KKT residual) per failure and lowered tenfold
+after each full step, down to zero: undamped, exact Newton steps near the
+optimum.
+
 Converged when the minimum-norm subgradient of :math:`F` (the KKT
 residual, :meth:`~softmax_classifier.penalized.PenalizedObjective.subgradient`)
 has no entry above ``tol``: for ``penalty="l2"`` that is ``max|grad|``, as
@@ -38,7 +46,15 @@ from softmax_classifier.solvers._result import LINE_SEARCH_FAILED, NON_FINITE, i
 __all__ = ["ProxNewtonState", "init", "minimize", "step"]
 
 _ARMIJO_C1 = 1e-4
-_MAX_HALVINGS = 50
+# Halvings of one direction before it is given up for a more damped one.
+_MAX_HALVINGS = 20
+# Levenberg-Marquardt's damping mu of the model: multiplied by _DAMPING_UP (and at
+# least the KKT residual) when a direction fails, by _DAMPING_DOWN after a full
+# step, and dropped below _DAMPING_FLOOR times the residual; _MAX_DAMPINGS tries.
+_DAMPING_UP = 10.0
+_DAMPING_DOWN = 0.1
+_DAMPING_FLOOR = 1e-6
+_MAX_DAMPINGS = 12
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -51,10 +67,13 @@ class ProxNewtonState(SolverState):
         ``f`` at ``x``.
     smooth_grad : ndarray of shape (n_params,)
         ``f``'s gradient at ``x``.
+    damping : float
+        The Levenberg-Marquardt damping ``mu`` the next model starts with.
     """
 
     smooth_value: float = 0.0
     smooth_grad: np.ndarray = None
+    damping: float = 0.0
 
 
 def init(objective, x0):
@@ -73,9 +92,9 @@ def init(objective, x0):
     return _state(objective, x, *objective.value_and_grad(x))
 
 
-def _state(objective, x, value, grad):
+def _state(objective, x, value, grad, damping=0.0):
     total = value + objective.penalty_value(x)
-    return ProxNewtonState(x, total, objective.subgradient(x, grad), value, grad)
+    return ProxNewtonState(x, total, objective.subgradient(x, grad), value, grad, damping)
 
 
 def step(objective, state, *, inner_tol=0.1, max_sweeps=200):
@@ -97,35 +116,63 @@ def step(objective, state, *, inner_tol=0.1, max_sweeps=200):
     state : ProxNewtonState
     stop : str or None
     """
+    model = objective.newton_model(state.x)
+    residual = max_abs(state.grad)
+    tol = min(inner_tol, residual) * residual  # forcing term: superlinear near the optimum
+    damping = state.damping
+    for _ in range(_MAX_DAMPINGS):
+        length, new_state = _damped_step(objective, state, model, damping, tol, max_sweeps)
+        if new_state is not None:
+            if length == 1.0:  # the model was trusted: trust it more
+                damping = damping * _DAMPING_DOWN if damping > _DAMPING_FLOOR * residual else 0.0
+            return dataclasses.replace(new_state, damping=damping), None
+        if length is None:
+            return state, NON_FINITE
+        # No step along this direction decreased F enough: the model's curvature was
+        # near zero somewhere (nearly separable classes) and the step far too long.
+        damping = max(damping * _DAMPING_UP, residual)
+    return state, LINE_SEARCH_FAILED
+
+
+def _damped_step(objective, state, model, damping, tol, max_sweeps):
+    """Minimise the model damped by ``damping`` and search along its direction.
+
+    Returns
+    -------
+    length : float or None
+        The accepted step length, or the last one tried; None where the accepted
+        point's value or gradient is not finite.
+    new_state : ProxNewtonState or None
+        None when no step was accepted.
+    """
     x = state.x
     coef, _ = objective.unpack(x)
     grad_coef, grad_intercept = objective.unpack(state.smooth_grad)
-    model = objective.newton_model(x)
-    residual = max_abs(state.grad)
-    tol = min(inner_tol, residual) * residual  # forcing term: superlinear near the optimum
     direction, direction_intercept, _ = model.direction(
-        grad_coef, grad_intercept, objective.penalty, tol=tol, max_sweeps=max_sweeps
-    )
+        grad_coef, grad_intercept, objective.penalty, tol=tol, max_sweeps=max_sweeps,
+        damping=damping,
+    )  # fmt: skip
     d = objective.pack(direction, direction_intercept)
     penalty = objective.penalty
     start_penalty = penalty.value(coef)
     decrease = float(state.smooth_grad @ d) + penalty.value(coef + direction) - start_penalty
     start = model.smooth_value(0.0) + start_penalty
+    residual = max_abs(state.grad)
     length = 1.0
     for _ in range(_MAX_HALVINGS if decrease < 0 else 1):
         trial = model.smooth_value(length) + penalty.value(coef + length * direction)
         if decrease < 0 and trial < start and trial <= start + _ARMIJO_C1 * length * decrease:
             new_state = _evaluated(objective, x + length * d)
-            return (state, NON_FINITE) if new_state is None else (new_state, None)
+            return (length if new_state is not None else None), new_state
         if length == 1.0 and abs(trial - start) <= value_noise(start):
             # Values are rounding noise here (near the optimum the decrease is about
             # r^2 / H for a KKT residual r, and its own sign is noise too): judge the
             # full step by the residual instead.
             new_state = _evaluated(objective, x + d)
             if new_state is not None and max_abs(new_state.grad) < residual:
-                return new_state, None
+                return length, new_state
         length *= 0.5
-    return state, LINE_SEARCH_FAILED
+    return length, None
 
 
 def _evaluated(objective, x):
