@@ -315,6 +315,18 @@ def test_top_k_ties_go_to_the_earlier_class():
     np.testing.assert_allclose(proba, expected, rtol=1e-14)  # one exp and a sum of 11
     index, _ = top_k(X, coef, intercept, 1, with_proba=False, budget=2)
     assert (index[:, 0] == 1).all()
+    # Ties inside a block, at the k-th value: classes 3, 4, 5 at 2, the rest at -1.
+    intercept = np.full(N_CLASSES, -1.0)
+    intercept[[3, 4, 5]] = 2.0
+    for k, classes_per_block in [(2, 3), (4, 5), (4, 3), (7, 4)]:
+        index, _ = top_k(X, coef, intercept, k, budget=20 * classes_per_block)
+        expected = np.argsort(-intercept, kind="stable")[:k]  # [3, 4, 5, 0, 1, 2, 6]
+        np.testing.assert_array_equal(index, np.tile(expected, (20, 1)))
+
+
+def test_top_k_of_no_rows():
+    index, proba = top_k(np.zeros((0, 3)), np.ones((4, 3)), None, 2, budget=1)
+    assert index.shape == proba.shape == (0, 2)
 
 
 def test_top_k_float32_rows(monkeypatch):

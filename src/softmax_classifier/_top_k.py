@@ -11,9 +11,13 @@ the columns of :func:`softmax_classifier.math.softmax`, without an
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 from softmax_classifier import math as sm
+from softmax_classifier._blas import one_blas_thread
 from softmax_classifier._class_blocks import (
     RunningLogSumExp,
     block_logits,
@@ -26,12 +30,21 @@ __all__ = ["top_k"]
 
 
 def top_k(
-    X, coef, intercept, k, *, temperature=None, with_proba=True, budget=None, full_logits=None
+    X,
+    coef,
+    intercept,
+    k,
+    *,
+    temperature=None,
+    with_proba=True,
+    budget=None,
+    full_logits=None,
+    n_threads=None,
 ):
     r"""The ``k`` largest logits of each row and their probabilities, by row and class blocks.
 
     Rows are taken in blocks and, within a row block, classes in blocks
-    (:func:`block_shape`): at most ``budget`` logits are held.
+    (:func:`block_shape`): at most ``budget`` logits are held per thread.
     Across the class blocks each row keeps its ``k`` best classes so far and
     the online log-sum-exp (module docstring) of the tempered logits
     :math:`a / T`; at the end :math:`p_j = e^{a_j/T - m}/s` for the ``k`` kept
@@ -60,6 +73,9 @@ def top_k(
     full_logits : callable or None, default=None
         ``full_logits(X_rows) -> (rows, n_classes)`` logits for rows that
         overflow; None for :func:`softmax_classifier.math.raw_prediction`.
+    n_threads : int or None, default=None
+        Row blocks evaluated at once, each on its own thread with BLAS on one
+        thread; None for the CPUs this process may use.
 
     Returns
     -------
@@ -89,14 +105,24 @@ def top_k(
     intercept = None if intercept is None else np.asarray(intercept, dtype=X.dtype)
     scale = None if temperature is None else X.dtype.type(temperature)
     rows_per_block, classes_per_block = block_shape(n_rows, n_classes, budget)
+    rows_per_block = max(rows_per_block, 1)  # no rows: no blocks
     blocks = class_blocks(n_classes, classes_per_block)
     index = np.empty((n_rows, k), dtype=np.intp)
     proba = np.empty((n_rows, k), dtype=X.dtype) if with_proba else None
-    overflow = []
-    for start in range(0, n_rows, rows_per_block):
+
+    def row_block(start):  # writes its own rows of index and proba
         rows = slice(start, min(start + rows_per_block, n_rows))
-        bad = _top_k_rows(X[rows], coef, intercept, k, scale, blocks, index[rows], proba, rows)
-        overflow.append(np.flatnonzero(bad) + start)
+        bad = _top_k_rows(X[rows], coef, intercept, k, scale, blocks, index, proba, rows)
+        return np.flatnonzero(bad) + start
+
+    starts = range(0, n_rows, rows_per_block)
+    n_threads = _cpus() if n_threads is None else max(1, int(n_threads))
+    with one_blas_thread():
+        if n_threads == 1 or len(starts) <= 1:
+            overflow = [row_block(start) for start in starts]
+        else:
+            with ThreadPoolExecutor(min(n_threads, len(starts))) as pool:
+                overflow = list(pool.map(row_block, starts))
     overflow = np.concatenate(overflow) if overflow else np.empty(0, dtype=np.intp)
     if overflow.size:
         full_logits = sm.raw_prediction if full_logits is None else full_logits
@@ -114,7 +140,7 @@ def top_k(
 
 
 def _top_k_rows(X, coef, intercept, k, scale, blocks, index, proba, rows):
-    """One row block of :func:`top_k`, written into ``index`` (and ``proba[rows]``).
+    """One row block of :func:`top_k`, written into ``index[rows]`` (and ``proba[rows]``).
 
     Returns the mask of rows whose logits were not all finite (left to the caller).
     """
@@ -135,7 +161,7 @@ def _top_k_rows(X, coef, intercept, k, scale, blocks, index, proba, rows):
                 logits /= scale
                 block_max = block_max / scale
             running.add(logits, block_max=block_max)
-    index[...] = best_index
+    index[rows] = best_index
     if running is not None:
         tempered = best if scale is None else best / scale
         with np.errstate(over="ignore"):  # a gap beyond the dtype's range: probability 0
@@ -164,17 +190,14 @@ def _merge_top(best, best_index, logits, start):
         best_index[better, 0] = column[better] + start
         return block_max
     block_max = logits.max(axis=1)
-    rows = np.flatnonzero(block_max > best[:, -1])
+    rows = np.flatnonzero(block_max > best[:, -1])  # rows the block can change
     if rows.size == 0:
         return block_max
     candidates = logits[rows]
-    if width > k:  # the block's k best: above the k-th value, then the first ties
+    if width > k:  # the block's k best columns, in column order
         kth = np.partition(candidates, width - k, axis=1)[:, width - k]
-        above = candidates > kth[:, None]
-        ties = candidates == kth[:, None]
-        wanted = k - above.sum(axis=1)
-        taken = above | (ties & (np.cumsum(ties, axis=1) <= wanted[:, None]))
-        columns = np.nonzero(taken)[1].reshape(rows.size, k)
+        taken = candidates >= kth[:, None]
+        columns = _first_k_columns(taken, candidates, kth, k)
     else:
         columns = np.broadcast_to(np.arange(width), (rows.size, width))
     values = np.concatenate([best[rows], np.take_along_axis(candidates, columns, axis=1)], axis=1)
@@ -183,3 +206,28 @@ def _merge_top(best, best_index, logits, start):
     best[rows] = np.take_along_axis(values, order, axis=1)
     best_index[rows] = np.take_along_axis(classes, order, axis=1)
     return block_max
+
+
+def _first_k_columns(taken, values, kth, k):
+    """Columns of the ``k`` largest ``values`` of each row, ties at ``kth`` by column order.
+
+    ``taken`` is ``values >= kth`` (row by row): exactly ``k`` entries where
+    no other value ties with the k-th largest (the rule for continuous logits),
+    more where some do; those rows keep the values above ``kth`` and the
+    first columns equal to it.
+    """
+    counts = taken.sum(axis=1)
+    tied = np.flatnonzero(counts > k)
+    if tied.size:
+        above = values[tied] > kth[tied, None]
+        wanted = k - above.sum(axis=1)
+        equal = taken[tied] & ~above
+        taken[tied] = above | (equal & (np.cumsum(equal, axis=1) <= wanted[:, None]))
+    return np.nonzero(taken)[1].reshape(taken.shape[0], k)
+
+
+def _cpus():
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
