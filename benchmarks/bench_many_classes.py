@@ -26,7 +26,7 @@ they are outside it), next to
 * the parameter-sized memory the call may hold (fit: float64 vectors of
   ``c (d + 1)`` parameters, 26 for L-BFGS, its 20 history vectors and work
   vectors, and 8 for the other solvers; predict: the outputs, ``n x k`` labels
-  and probabilities);
+  and probabilities, and the class indices the labels are looked up from);
 * the block budget: ``threads x 4 arrays x budget logits`` of the data's item
   size (``SOFTMAX_CLASSIFIER_LOGIT_BUDGET``, default ``2**20``).
 
@@ -135,7 +135,8 @@ def predict_phase(args):
         "rss_before_mb": before,
         "added_mb": peak.added_mb,
         "seconds": seconds,
-        "outputs_mb": (labels.nbytes + proba.nbytes) / 2**20,
+        # the labels, their probabilities and the class indices the labels are looked up from
+        "outputs_mb": (labels.nbytes + proba.nbytes + labels.size * np.intp(0).itemsize) / 2**20,
         "X_mb": X.nbytes / 2**20,
         "mean_top1_proba": float(proba[:, 0].mean()),
     }
@@ -234,7 +235,8 @@ def main(argv=None):
     print(
         "+peak MB: added to resident memory at the call's peak (X, y and the model were "
         f"resident before). params MB: fit, {vectors} float64 vectors of "
-        f"{n_params} parameters; predict, the outputs (labels and probabilities). "
+        f"{n_params} parameters; predict, the outputs (labels, probabilities, class "
+        "indices). "
         "beyond MB: the difference, to compare with blocks MB "
         f"({threads} threads x {BLOCK_ARRAYS} arrays x {budget} logits x {itemsize} B)."
     )
@@ -244,7 +246,9 @@ def main(argv=None):
         f"{fit['n_passes']} passes, objective {fit['objective']:.4f} "
         f"(log {c} = {np.log(c):.4f} at the start), {fit['n_classes']} classes"
     )
-    print(f"predict: mean top-1 probability {predict['mean_top1_proba']:.3f}")
+    print(
+        f"predict: mean top-1 probability {predict['mean_top1_proba']:.3g} (1 / {c} = {1 / c:.3g})"
+    )
     print(format_load(load_report))
     RESULTS_DIR.mkdir(exist_ok=True)
     name = "many_classes-quick.json" if quick else "many_classes.json"
