@@ -9,8 +9,9 @@ standardisation statistics). The formulas are
 :func:`softmax_classifier.math.raw_prediction`, ``softmax`` and
 ``log_softmax``; this module adds what a fitted model needs around them:
 the standardisation folded into the coefficients, logits that overflow,
-Dask collections and data sources, and the temperature of
-:meth:`~SoftmaxPredictionMixin.calibrate` (:mod:`softmax_classifier.calibration`).
+Dask collections and data sources, the temperature of
+:meth:`~SoftmaxPredictionMixin.calibrate` (:mod:`softmax_classifier.calibration`),
+and the top ``k`` classes of very many by blocks (:mod:`softmax_classifier._top_k`).
 """
 
 from __future__ import annotations
@@ -59,6 +60,11 @@ class SoftmaxPredictionMixin:
 
     def predict(self, X):
         """Most probable class of each row.
+
+        When ``n_samples x n_classes`` logits exceed the logit budget
+        (``docs/many_classes.md``), they are taken by blocks of rows and
+        classes, never all at once; the label is the same (the largest logit,
+        the earlier class on a tie).
 
         Parameters
         ----------
