@@ -433,6 +433,23 @@ def test_auto_uses_lbfgs_for_very_many_classes():
     assert choose_solver(X, 2048)[0] == "newton-cg"  # the Kronecker factor still small
 
 
+@pytest.mark.parametrize(("n_classes", "expected"), [(2048, "kronecker"), (2049, "none")])
+def test_newton_cg_named_explicitly_leaves_out_the_kronecker_factor_for_many_classes(
+    n_classes, expected
+):
+    # solver="newton-cg" chosen by hand on dense data: its "auto" preconditioner would
+    # build an n_classes x n_classes factor (3.2 GB at 20,000 classes) without this rule.
+    from types import SimpleNamespace
+
+    from softmax_classifier.solvers.newton_cg import preconditioning
+
+    objective = SimpleNamespace(
+        data=None, n_classes=n_classes, n_features=64, alpha=0.0, fit_intercept=True,
+        unpack=None, prefers_diagonal_preconditioning=False,
+    )  # fmt: skip
+    assert preconditioning(objective) == expected
+
+
 # ---------------------------------------------------------------------------
 # The command line: softmax predict --top-k by blocks
 # ---------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from softmax_classifier.solvers.newton_cg import KRONECKER_MAX_FEATURES
+from softmax_classifier.solvers.newton_cg import KRONECKER_MAX_CLASSES, KRONECKER_MAX_FEATURES
 
 __all__ = ["choose_solver"]
 
@@ -16,11 +16,6 @@ _LBFGS_VECTORS = 2 * 10 + 6
 _LBFGS_MEMORY_BUDGET = 512 * 2**20
 # Dense X up to this many entries is "small": L-BFGS (rule 4 of choose_solver).
 _SMALL_ENTRIES = 2**17
-# More classes than this: no Kronecker preconditioner (rule 2 of choose_solver).
-# Its class factor is n_classes x n_classes, decomposed at every Newton step: at
-# 2048 classes 32 MiB and ~1e10 flops, about the default logit budget of a block
-# (softmax_classifier._class_blocks); at 20,000 classes 3.2 GB and ~1e13 flops.
-_KRONECKER_MAX_CLASSES = 2048
 
 
 def choose_solver(X, n_classes, fit_intercept=True):
@@ -81,7 +76,7 @@ def choose_solver(X, n_classes, fit_intercept=True):
             "sparse X: Newton-CG with a diagonal preconditioner was faster than L-BFGS "
             "on the sparse text sets measured"
         )
-    if n_classes > _KRONECKER_MAX_CLASSES and d_tilde <= KRONECKER_MAX_FEATURES:
+    if n_classes > KRONECKER_MAX_CLASSES and d_tilde <= KRONECKER_MAX_FEATURES:
         return "lbfgs", (
             f"dense X with {n_classes} classes: L-BFGS, which keeps parameter-sized vectors "
             f"only (Newton-CG's Kronecker preconditioner would hold {n_classes} x "

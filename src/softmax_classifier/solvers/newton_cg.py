@@ -12,6 +12,7 @@ from scipy.linalg.blas import daxpy as _axpy
 from softmax_classifier.solvers._newton import NewtonState, init, newton_loop, step
 
 __all__ = [
+    "KRONECKER_MAX_CLASSES",
     "KRONECKER_MAX_FEATURES",
     "NewtonState",
     "init",
@@ -26,6 +27,12 @@ __all__ = [
 #: ``d~ / (12 c)`` data passes: 7 on Fashion-MNIST) and ``d~^3`` to decompose,
 #: once per fit, and ``2 c d~ (c + d~)`` per CG step. Measured up to 785.
 KRONECKER_MAX_FEATURES = 1024
+#: Most classes for which ``precondition="auto"`` uses the Kronecker
+#: preconditioner (and ``solver="auto"`` Newton-CG on dense data). Its class
+#: factor is n_classes x n_classes, decomposed at every Newton step: at 2048
+#: classes 32 MiB and ~1e10 flops, about the default logit budget of a block
+#: (softmax_classifier._class_blocks); at 20,000 classes 3.2 GB and ~1e13 flops.
+KRONECKER_MAX_CLASSES = 2048
 # Rows used for the Kronecker factors: every _CLASS_ROW_STEP-th row for A (once
 # per Newton step), every _MOMENT_ROW_STEP-th for S (once per fit). On
 # Fashion-MNIST A from every 8th row cost 335 passes against 329 from all rows
@@ -153,11 +160,12 @@ def preconditioning(objective, precondition="auto"):
     * sparse data (``objective.prefers_diagonal_preconditioning``):
       ``"diagonal"`` (tf-idf features of very different scales needed half the
       passes);
-    * dense data with ``n_features + fit_intercept <= KRONECKER_MAX_FEATURES``:
-      ``"kronecker"`` (Fashion-MNIST 524 -> 335 passes, letter 145 -> 72, a
-      Covertype-like set of raw scales from not converging in 14,000 passes
-      to 432; digits 254 -> 252);
-    * otherwise ``"none"`` (the diagonal cost passes on dense pixel data).
+    * dense data with ``n_features + fit_intercept <= KRONECKER_MAX_FEATURES``
+      and at most ``KRONECKER_MAX_CLASSES`` classes: ``"kronecker"``
+      (Fashion-MNIST 524 -> 335 passes, letter 145 -> 72, a Covertype-like set
+      of raw scales from not converging in 14,000 passes to 432; digits 254 -> 252);
+    * otherwise ``"none"`` (the diagonal cost passes on dense pixel data;
+      with more classes the Kronecker class factor outgrows memory).
 
     Parameters
     ----------
@@ -182,7 +190,7 @@ def preconditioning(objective, precondition="auto"):
         return "diagonal"
     if _supports_kronecker(objective):
         d_tilde = objective.n_features + int(objective.fit_intercept)
-        if d_tilde <= KRONECKER_MAX_FEATURES:
+        if d_tilde <= KRONECKER_MAX_FEATURES and objective.n_classes <= KRONECKER_MAX_CLASSES:
             return "kronecker"
     return "none"
 
