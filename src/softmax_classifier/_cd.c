@@ -344,12 +344,171 @@ done:
     return result;
 }
 
+/* ---- The same model with its Hessian held explicitly (small c (d + 1)) ----------------
+ *
+ * H (P x P, P = c dt, dt = d + 1 with an intercept, index i dt + a) is the model's
+ * Hessian, damping and alpha2 included; hd = H D is kept up to date, so a coordinate
+ * costs O(P) instead of a pass over a column of X. Coordinates with a = d (when
+ * with_intercept) are intercepts: unpenalised, an exact Newton step each, after each
+ * sweep as in the column form. */
+typedef struct {
+    Py_ssize_t c, d, dt;
+    int with_intercept;
+    const double *hess, *grad, *w; /* (P, P), (P,), (P,): w's intercept entries unused */
+    double lam, tol;
+    double *dir, *hd, *bound; /* (P,), (P,), (d,) group bounds */
+} Gram;
+
+static void gram_move(Gram *G, Py_ssize_t k, double step)
+{
+    Py_ssize_t P = G->c * G->dt;
+    const double *row = G->hess + k * P;
+    G->dir[k] += step;
+    for (Py_ssize_t q = 0; q < P; q++) G->hd[q] += step * row[q];
+}
+
+static double gram_l1(Gram *G, Py_ssize_t k, char *active)
+{
+    Py_ssize_t P = G->c * G->dt;
+    double curv = G->hess[k * P + k], u = G->w[k] + G->dir[k];
+    double slope = G->grad[k] + G->hd[k];
+    if (!(curv > 0) && fabs(slope) > G->lam) return 0.0; /* flat but sloped: leave it */
+    double target = curv > 0 ? soft(u - slope / curv, G->lam / curv) : 0.0, step = target - u;
+    active[k] = target != 0.0;
+    if (step == 0.0) return 0.0;
+    gram_move(G, k, step);
+    return curv > 0 ? curv * fabs(step) : fabs(step);
+}
+
+static double gram_group(Gram *G, Py_ssize_t a, char *active, double *v)
+{
+    Py_ssize_t c = G->c, dt = G->dt;
+    double bound = G->bound[a], norm = 0.0, largest = 0.0;
+    if (!(bound > 0)) return 0.0;
+    for (Py_ssize_t i = 0; i < c; i++) {
+        Py_ssize_t k = i * dt + a;
+        v[i] = G->w[k] + G->dir[k] - (G->grad[k] + G->hd[k]) / bound;
+        norm += v[i] * v[i];
+    }
+    norm = sqrt(norm);
+    double shrink = norm > G->lam / bound ? 1.0 - G->lam / (bound * norm) : 0.0;
+    active[a] = shrink > 0.0;
+    for (Py_ssize_t i = 0; i < c; i++) {
+        Py_ssize_t k = i * dt + a;
+        double change = shrink * v[i] - (G->w[k] + G->dir[k]);
+        if (change == 0.0) continue;
+        gram_move(G, k, change);
+        largest = fmax(largest, fabs(change));
+    }
+    return bound * largest;
+}
+
+static double gram_intercept(Gram *G, Py_ssize_t i)
+{
+    Py_ssize_t P = G->c * G->dt, k = i * G->dt + G->d;
+    double curv = G->hess[k * P + k], slope = G->grad[k] + G->hd[k];
+    if (!(curv > 0)) return 0.0;
+    gram_move(G, k, -slope / curv);
+    return fabs(slope);
+}
+
+static Py_ssize_t gram_solve(Gram *G, int kind, Py_ssize_t max_sweeps, char *active, double *work)
+{
+    Py_ssize_t c = G->c, d = G->d, dt = G->dt, P = c * dt, sweeps = 0;
+    if (kind == 1) /* Gershgorin: the largest row sum of |block| bounds its top eigenvalue */
+        for (Py_ssize_t a = 0; a < d; a++) {
+            double top = 0.0;
+            for (Py_ssize_t i = 0; i < c; i++) {
+                double row = 0.0;
+                for (Py_ssize_t l = 0; l < c; l++) row += fabs(G->hess[(i * dt + a) * P + l * dt + a]);
+                top = fmax(top, row);
+            }
+            G->bound[a] = top;
+        }
+    int full = 1;
+    while (sweeps < max_sweeps) {
+        double largest = 0.0;
+        for (Py_ssize_t a = 0; a < d; a++) {
+            if (kind == 1) {
+                if (full || active[a]) largest = fmax(largest, gram_group(G, a, active, work));
+                continue;
+            }
+            for (Py_ssize_t i = 0; i < c; i++) {
+                Py_ssize_t k = i * dt + a;
+                if (full || active[k]) largest = fmax(largest, gram_l1(G, k, active));
+            }
+        }
+        if (G->with_intercept)
+            for (Py_ssize_t i = 0; i < c; i++) largest = fmax(largest, gram_intercept(G, i));
+        sweeps++;
+        if (largest <= G->tol) {
+            if (full) break;
+            full = 1;
+        } else {
+            full = 0;
+        }
+    }
+    return sweeps;
+}
+
+static PyObject *py_solve_gram(PyObject *self, PyObject *args)
+{
+    (void)self;
+    int kind, with_intercept;
+    Py_ssize_t c, d, max_sweeps;
+    double lam, tol;
+    PyObject *o[7];
+    if (!PyArg_ParseTuple(args, "innpOOOOOOOddn", &kind, &c, &d, &with_intercept, &o[0], &o[1],
+                          &o[2], &o[3], &o[4], &o[5], &o[6], &lam, &tol, &max_sweeps))
+        return NULL;
+    if ((kind != 0 && kind != 1) || c < 1 || d < 0 || max_sweeps < 0) {
+        PyErr_SetString(PyExc_ValueError, "bad kind or sizes");
+        return NULL;
+    }
+    Py_ssize_t dt = d + (with_intercept ? 1 : 0), P = c * dt;
+    Buf bh, bg, bw, bdir, bhd, bbound, bact;
+    Buf *all[7] = {&bh, &bg, &bw, &bdir, &bhd, &bbound, &bact};
+    for (int k = 0; k < 7; k++) all[k]->held = 0;
+    PyObject *result = NULL;
+    if (!get(o[0], &bh, 0, P * P, "hessian") || !get(o[1], &bg, 0, P, "grad") ||
+        !get(o[2], &bw, 0, P, "coef") || !get(o[3], &bdir, 1, P, "direction") ||
+        !get(o[4], &bhd, 1, P, "hd") || !get(o[5], &bbound, 1, d, "bound") ||
+        !get(o[6], &bact, 1, -1, "active"))
+        goto done;
+    if (bact.b.len != (kind ? d : P)) {
+        PyErr_SetString(PyExc_ValueError, "active has the wrong size");
+        goto done;
+    }
+    Gram G = {c, d, dt, with_intercept, bh.b.buf, bg.b.buf, bw.b.buf, lam, tol,
+              bdir.b.buf, bhd.b.buf, bbound.b.buf};
+    double *work = malloc(sizeof(double) * (size_t)(c + 1));
+    if (!work) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    Py_ssize_t sweeps;
+    Py_BEGIN_ALLOW_THREADS
+    sweeps = gram_solve(&G, kind, max_sweeps, bact.b.buf, work);
+    Py_END_ALLOW_THREADS
+    free(work);
+    result = PyLong_FromSsize_t(sweeps);
+done:
+    for (int k = 0; k < 7; k++)
+        if (all[k]->held) PyBuffer_Release(&all[k]->b);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"solve", py_solve, METH_VARARGS,
      "solve(kind, n, d, c, X, indices, indptr, s, proba, grad, grad_b, coef, direction, "
      "direction_b, z, m, curvature, active, alpha2, lam, tol, max_sweeps) -> sweeps\n\n"
      "Coordinate descent on the penalised Newton model (see "
      "softmax_classifier._coordinate_descent)."},
+    {"solve_gram", py_solve_gram, METH_VARARGS,
+     "solve_gram(kind, c, d, with_intercept, hessian, grad, coef, direction, hd, bound, "
+     "active, lam, tol, max_sweeps) -> sweeps\n\n"
+     "The same coordinate descent on the model with its Hessian held explicitly (see "
+     "softmax_classifier._gram)."},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_cd",

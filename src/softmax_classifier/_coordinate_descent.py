@@ -32,7 +32,9 @@ the second-order expansion of the mean cross-entropy (its Hessian is
 * intercepts: an exact Newton step each, after every sweep.
 
 ``z`` and ``m`` are kept up to date, so one coordinate costs one pass over its
-column of ``X``. Sweeps alternate between every coordinate and the non-zero
+column of ``X``. Models with few parameters hold their Hessian instead
+(:mod:`softmax_classifier._gram`): the same steps at O(parameters) each. Sweeps
+alternate between every coordinate and the non-zero
 ones (glmnet's active set) until a full sweep changes none by more than
 ``tol`` in gradient units (curvature times step).
 
@@ -47,6 +49,8 @@ import os
 
 import numpy as np
 import scipy.sparse as sp
+
+from softmax_classifier import _gram
 
 try:  # built by the package's build (setup.py); optional like softmax_classifier._kernels
     from softmax_classifier import _cd
@@ -143,6 +147,7 @@ class NewtonModel:
         shifted /= shifted.sum(axis=0)
         self.proba = shifted  # (n_classes, n_samples)
         self.z = None
+        self._hessian = None  # the explicit Hessian, where _gram applies
 
     def direction(self, grad, grad_intercept, penalty, *, tol, max_sweeps, damping=0.0):
         """Minimise the model over ``(D, delta)`` by coordinate descent from zero.
@@ -171,6 +176,15 @@ class NewtonModel:
         kind = GROUP_KIND if penalty.name == "group" else L1_KIND
         n_classes, n_features = self.coef.shape
         n_samples = self.data.shape[0]
+        with_intercept = self.intercept is not None
+        # Models with few parameters start by columns and go on with the explicit
+        # Hessian if that many sweeps were not enough: forming it costs about as much
+        # as P / 20 sweeps by columns (measured: letter 10500 x 16, 26 classes: about
+        # 20 sweeps; digits 1797 x 64, 10 classes: about 35), after which a sweep
+        # costs O(P^2) instead of O(n P).
+        gram = _gram.worth_it(n_samples, n_classes, n_features, with_intercept)
+        size = n_classes * (n_features + int(with_intercept))
+        budget = min(max_sweeps, max(10, size // 20)) if gram else max_sweeps
         state = {
             "direction": np.zeros((n_classes, n_features)),
             "direction_b": None if self.intercept is None else np.zeros(n_classes),
@@ -192,11 +206,62 @@ class NewtonModel:
             alpha2=self.alpha2 + float(damping),
             lam=penalty.strength,
             tol=tol,
-            max_sweeps=max_sweeps,
+            max_sweeps=budget,
         )
+        if gram and sweeps == budget < max_sweeps:
+            start = (state["direction"], state["direction_b"])
+            direction, direction_b, more = self._direction_by_gram(
+                kind, grad, grad_intercept, penalty.strength, tol, max_sweeps - budget,
+                damping, start,
+            )  # fmt: skip
+            return direction, direction_b, sweeps + more
         self.z = state["z"]
         self._direction = state["direction"]
         return state["direction"], state["direction_b"], sweeps
+
+    def _direction_by_gram(self, kind, grad, grad_intercept, lam, tol, max_sweeps, damping, start):
+        """:meth:`direction` continued from ``start`` (``(D, delta)``) with the Hessian held."""
+        n_classes, n_features = self.coef.shape
+        with_intercept = self.intercept is not None
+        dt = n_features + int(with_intercept)
+        if self._hessian is None:  # formed once per model; the damping is added to a copy
+            self._hessian = _gram.hessian(
+                self.data.X, self.data.s, self.proba, with_intercept, self.alpha2
+            )
+        H = self._hessian
+        if damping > 0:
+            H = H.copy()
+            coefficients = np.ones(n_classes * dt, dtype=bool)
+            if with_intercept:
+                coefficients[dt - 1 :: dt] = False
+            where = np.flatnonzero(coefficients)
+            H[where, where] += damping
+        flat_grad, flat_coef = np.zeros((n_classes, dt)), np.zeros((n_classes, dt))
+        flat_grad[:, :n_features], flat_coef[:, :n_features] = grad, self.coef
+        if with_intercept:
+            flat_grad[:, n_features] = grad_intercept
+        size = n_classes * dt
+        flat_start = np.zeros((n_classes, dt))
+        flat_start[:, :n_features] = start[0]
+        if with_intercept:
+            flat_start[:, n_features] = start[1]
+        flat_start = flat_start.ravel()
+        state = {
+            "direction": flat_start,
+            "hd": H @ flat_start,
+            "bound": np.zeros(n_features),
+            "active": np.ones(n_features if kind == GROUP_KIND else size, np.int8),
+        }
+        sweeps = _gram.solve(
+            kind, n_classes, n_features, with_intercept, H, flat_grad.ravel(),
+            flat_coef.ravel(), state, lam=lam, tol=tol, max_sweeps=max_sweeps,
+        )  # fmt: skip
+        flat = state["direction"].reshape(n_classes, dt)
+        direction = np.ascontiguousarray(flat[:, :n_features])
+        direction_b = flat[:, n_features].copy() if with_intercept else None
+        self.z = self.data.logits(direction, direction_b)
+        self._direction = direction
+        return direction, direction_b, sweeps
 
     def smooth_value(self, step):
         r"""The smooth objective at ``W + step * D`` from the logits, without a pass over ``X``.

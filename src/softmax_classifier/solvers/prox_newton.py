@@ -97,7 +97,7 @@ def _state(objective, x, value, grad, damping=0.0):
     return ProxNewtonState(x, total, objective.subgradient(x, grad), value, grad, damping)
 
 
-def step(objective, state, *, inner_tol=0.1, max_sweeps=200):
+def step(objective, state, *, inner_tol=0.1, max_sweeps=200, tol=0.0):
     """One proximal Newton iteration.
 
     Parameters
@@ -110,6 +110,9 @@ def step(objective, state, *, inner_tol=0.1, max_sweeps=200):
         ``r`` (linear forcing far from the optimum, quadratic near it).
     max_sweeps : int, default=200
         Coordinate-descent sweeps at most per iteration.
+    tol : float, default=0.0
+        The run's tolerance: the model is solved no tighter than ``0.1 * tol``
+        (the next residual need not go below ``tol``).
 
     Returns
     -------
@@ -118,10 +121,11 @@ def step(objective, state, *, inner_tol=0.1, max_sweeps=200):
     """
     model = objective.newton_model(state.x)
     residual = max_abs(state.grad)
-    tol = min(inner_tol, residual) * residual  # forcing term: superlinear near the optimum
+    # Forcing term: superlinear near the optimum, but no tighter than the run needs.
+    inner = max(min(inner_tol, residual) * residual, 0.1 * tol)
     damping = state.damping
     for _ in range(_MAX_DAMPINGS):
-        length, new_state = _damped_step(objective, state, model, damping, tol, max_sweeps)
+        length, new_state = _damped_step(objective, state, model, damping, inner, max_sweeps)
         if new_state is not None:
             if length == 1.0:  # the model was trusted: trust it more
                 damping = damping * _DAMPING_DOWN if damping > _DAMPING_FLOOR * residual else 0.0
@@ -216,7 +220,7 @@ def minimize(
     """
     method = Method(
         init,
-        functools.partial(step, inner_tol=inner_tol, max_sweeps=max_sweeps),
+        functools.partial(step, inner_tol=inner_tol, max_sweeps=max_sweeps, tol=tol),
         ProxNewtonState.restore,
     )
     return run(objective, x0, method, max_iter=max_iter, tol=tol, callback=callback, resume=resume)
