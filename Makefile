@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint format clean bench bench-quick bench-pass bench-deps bench-scale bench-defaults
+.PHONY: install demo test lint format clean bench bench-quick bench-pass bench-deps bench-scale bench-defaults bench-penalties
 
 install: $(STAMP)
 
@@ -51,6 +51,9 @@ bench-scale: $(STAMP)
 
 bench-defaults: $(STAMP)
 	$(BIN)/python benchmarks/bench_defaults.py $(ARGS)
+
+bench-penalties: $(STAMP)
+	$(BIN)/python benchmarks/bench_penalties.py $(ARGS)
 
 bench: bench-deps
 	$(BIN)/python benchmarks/bench_pass.py
