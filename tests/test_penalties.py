@@ -243,8 +243,28 @@ def test_same_objective_and_zeros_as_saga(data, penalty, l1_ratio, C):
     # leaves room for the rounding of the two objective evaluations (~1e-15).
     assert f_ours <= f_theirs * (1 + 1e-12)
     assert abs(f_ours - f_theirs) <= 1e-6 * f_theirs
-    np.testing.assert_array_equal(ours.coef_ == 0, theirs.coef_ == 0)
-    assert ours.fit_report_.n_nonzero_coef == np.count_nonzero(theirs.coef_)
+    determined = _determined_columns(ours.coef_, penalty)
+    assert determined.mean() >= 0.5  # the comparison below is not emptied by the rule
+    np.testing.assert_array_equal(ours.coef_[:, determined] == 0, theirs.coef_[:, determined] == 0)
+
+
+def _determined_columns(coef, penalty):
+    """Columns whose zeros the objective determines.
+
+    Adding ``t`` to a whole column of ``W`` changes no probability (every logit moves by
+    ``t x_j``), so for pure L1 the column only needs ``sum_i |W_ij + t|`` minimal over
+    ``t``: at the optimum 0 lies between the column's two middle values (one middle value
+    with an odd number of classes, which is then 0). With an even number, where the two
+    middle values differ, every shift between them is optimal too and the end points
+    have different zeros: the zeros of such a column are not determined (all 10,500 rows
+    of letter, 26 classes: 4 of 16 columns at C = 1; none on the 1500 rows here). The
+    elastic net's L2 term picks one point, so all columns count there.
+    """
+    n_classes = coef.shape[0]
+    if penalty != "l1" or n_classes % 2:
+        return np.ones(coef.shape[1], dtype=bool)
+    ordered = np.sort(coef, axis=0)
+    return ordered[n_classes // 2 - 1] == ordered[n_classes // 2]
 
 
 # -- the group penalty: KKT conditions ---------------------------------------------------------
