@@ -17,6 +17,7 @@ The package is laid out by what the user asks for:
 - :mod:`.calibrate`: ``calibrate``, over the estimator's temperature scaling;
 - :mod:`.export`: ``export``, the model as an ONNX graph (``model.to_onnx``);
 - :mod:`.gradcheck`: ``gradcheck``, over :mod:`softmax_classifier.gradcheck`;
+- :mod:`.learn`: ``learn``, the lesson of :mod:`softmax_classifier.teach` (``docs/learn.md``);
 - :mod:`._common`: exit codes, errors, console, tables, CSV, reading data.
 
 Each command is a function of the parsed arguments (an ``argparse.Namespace``

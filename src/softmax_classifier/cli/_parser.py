@@ -18,6 +18,9 @@ from softmax_classifier.cli._common import UsageError
 __all__ = ["build_parser"]
 
 MODEL_HELP = "model file written by 'softmax train'"
+#: ``learn --toy`` choices, written here so that parsing imports no NumPy (equal to
+#: ``softmax_classifier.teach.TOY_NAMES``: tested).
+TOY_NAMES = ("blobs", "moons", "xor")
 
 
 class _Command:
@@ -548,6 +551,28 @@ def build_parser():
         help="pass when both relative errors are at most this, instead of the tolerance "
         "derived per entry from the data's scale and dtype (default: derived)",
     )
+
+    learn = command(
+        "learn",
+        "draw the softmax classifier learning two-dimensional data: regions during gradient "
+        "descent and SGD, one example traced through the formulas, learning rates, penalties",
+        "learn:learn",
+    )
+    rows = learn.add_mutually_exclusive_group(required=True)
+    rows.add_argument(
+        "data",
+        nargs="?",
+        metavar="DATA",
+        help="CSV file: two numeric feature columns and a label column (--target); '-': stdin",
+    )
+    rows.add_argument(
+        "--toy", choices=TOY_NAMES, help="a built-in set instead of DATA (xor: no linear fit)"
+    )
+    learn.add_argument("--target", help="label column of DATA")
+    learn.add_argument(
+        "-o", "--output", required=True, metavar="FOLDER", help="folder to write (made if missing)"
+    )
+    learn.add_argument("--seed", type=_integer(0), default=0, help="seed of the data and SGD")
 
     demo = command(
         "demo",
