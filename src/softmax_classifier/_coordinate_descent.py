@@ -75,6 +75,8 @@ class ColumnData:
     X : ndarray (Fortran order) or scipy.sparse.csc_matrix, float64
     s : ndarray of shape (n_samples,)
         The weights divided by their sum.
+    hessian_won : bool
+        Whether a Newton model on these rows went on to the explicit Hessian.
     """
 
     @classmethod
@@ -110,6 +112,9 @@ class ColumnData:
         n_samples = X.shape[0]
         weights = np.ones(n_samples) if sample_weight is None else np.asarray(sample_weight)
         self.s = np.ascontiguousarray(weights / weights.sum(), dtype=np.float64)
+        # Set when a Newton model of this fit went on to the explicit Hessian: the
+        # next models start with it (their sweeps by columns would be spent again).
+        self.hessian_won = False
 
     @property
     def shape(self):
@@ -185,6 +190,8 @@ class NewtonModel:
         gram = _gram.worth_it(n_samples, n_classes, n_features, with_intercept)
         size = n_classes * (n_features + int(with_intercept))
         budget = min(max_sweeps, max(10, size // 20)) if gram else max_sweeps
+        if gram and self.data.hessian_won:  # an earlier step of this fit needed it
+            budget = 0
         state = {
             "direction": np.zeros((n_classes, n_features)),
             "direction_b": None if self.intercept is None else np.zeros(n_classes),
@@ -209,6 +216,7 @@ class NewtonModel:
             max_sweeps=budget,
         )
         if gram and sweeps == budget < max_sweeps:
+            self.data.hessian_won = True
             start = (state["direction"], state["direction_b"])
             direction, direction_b, more = self._direction_by_gram(
                 kind, grad, grad_intercept, penalty.strength, tol, max_sweeps - budget,
