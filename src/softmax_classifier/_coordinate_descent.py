@@ -75,8 +75,6 @@ class ColumnData:
     X : ndarray (Fortran order) or scipy.sparse.csc_matrix, float64
     s : ndarray of shape (n_samples,)
         The weights divided by their sum.
-    hessian_won : bool
-        Whether a Newton model on these rows went on to the explicit Hessian.
     """
 
     @classmethod
@@ -112,9 +110,6 @@ class ColumnData:
         n_samples = X.shape[0]
         weights = np.ones(n_samples) if sample_weight is None else np.asarray(sample_weight)
         self.s = np.ascontiguousarray(weights / weights.sum(), dtype=np.float64)
-        # Set when a Newton model of this fit went on to the explicit Hessian: the
-        # next models start with it (their sweeps by columns would be spent again).
-        self.hessian_won = False
 
     @property
     def shape(self):
@@ -153,8 +148,12 @@ class NewtonModel:
         self.proba = shifted  # (n_classes, n_samples)
         self.z = None
         self._hessian = None  # the explicit Hessian, where _gram applies
+        self.used_hessian = False  # whether direction() went on to it
 
-    def direction(self, grad, grad_intercept, penalty, *, tol, max_sweeps, damping=0.0):
+    def direction(
+        self, grad, grad_intercept, penalty, *, tol, max_sweeps, damping=0.0,
+        start_with_hessian=False,
+    ):  # fmt: skip
         """Minimise the model over ``(D, delta)`` by coordinate descent from zero.
 
         Parameters
@@ -171,6 +170,9 @@ class NewtonModel:
             ``mu >= 0`` added to the model's curvature (``q + mu/2 ||D||^2``,
             Levenberg-Marquardt's damping): bounds the step along directions
             of almost no curvature (nearly separable classes).
+        start_with_hessian : bool, default=False
+            Skip the sweeps by columns where the explicit Hessian applies (an
+            earlier model of the fit needed it: :attr:`used_hessian`).
 
         Returns
         -------
@@ -190,7 +192,7 @@ class NewtonModel:
         gram = _gram.worth_it(n_samples, n_classes, n_features, with_intercept)
         size = n_classes * (n_features + int(with_intercept))
         budget = min(max_sweeps, max(10, size // 20)) if gram else max_sweeps
-        if gram and self.data.hessian_won:  # an earlier step of this fit needed it
+        if gram and start_with_hessian:  # an earlier step of the fit needed it
             budget = 0
         state = {
             "direction": np.zeros((n_classes, n_features)),
@@ -216,7 +218,7 @@ class NewtonModel:
             max_sweeps=budget,
         )
         if gram and sweeps == budget < max_sweeps:
-            self.data.hessian_won = True
+            self.used_hessian = True
             start = (state["direction"], state["direction_b"])
             direction, direction_b, more = self._direction_by_gram(
                 kind, grad, grad_intercept, penalty.strength, tol, max_sweeps - budget,

@@ -69,11 +69,15 @@ class ProxNewtonState(SolverState):
         ``f``'s gradient at ``x``.
     damping : float
         The Levenberg-Marquardt damping ``mu`` the next model starts with.
+    explicit_hessian : int
+        1 once a model of this run went on to its explicit Hessian (the next
+        ones start with it; :meth:`NewtonModel.direction`), else 0.
     """
 
     smooth_value: float = 0.0
     smooth_grad: np.ndarray = None
     damping: float = 0.0
+    explicit_hessian: int = 0
 
 
 def init(objective, x0):
@@ -129,7 +133,8 @@ def step(objective, state, *, inner_tol=0.1, max_sweeps=200, tol=0.0):
         if new_state is not None:
             if length == 1.0:  # the model was trusted: trust it more
                 damping = damping * _DAMPING_DOWN if damping > _DAMPING_FLOOR * residual else 0.0
-            return dataclasses.replace(new_state, damping=damping), None
+            explicit = int(bool(state.explicit_hessian) or model.used_hessian)
+            return dataclasses.replace(new_state, damping=damping, explicit_hessian=explicit), None
         if length is None:
             return state, NON_FINITE
         # No step along this direction decreased F enough: the model's curvature was
@@ -154,7 +159,7 @@ def _damped_step(objective, state, model, damping, tol, max_sweeps):
     grad_coef, grad_intercept = objective.unpack(state.smooth_grad)
     direction, direction_intercept, _ = model.direction(
         grad_coef, grad_intercept, objective.penalty, tol=tol, max_sweeps=max_sweeps,
-        damping=damping,
+        damping=damping, start_with_hessian=bool(state.explicit_hessian),
     )  # fmt: skip
     d = objective.pack(direction, direction_intercept)
     penalty = objective.penalty
