@@ -96,9 +96,10 @@ def init(objective, x0):
     return _state(objective, x, *objective.value_and_grad(x))
 
 
-def _state(objective, x, value, grad, damping=0.0):
+def _state(objective, x, value, grad):
+    """The state at ``x`` from f's value and gradient there (own fields at their defaults)."""
     total = value + objective.penalty_value(x)
-    return ProxNewtonState(x, total, objective.subgradient(x, grad), value, grad, damping)
+    return ProxNewtonState(x, total, objective.subgradient(x, grad), value, grad)
 
 
 def step(objective, state, *, inner_tol=0.1, max_sweeps=200, tol=0.0):
