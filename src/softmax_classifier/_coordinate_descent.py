@@ -50,14 +50,12 @@ import os
 import numpy as np
 import scipy.sparse as sp
 
-from softmax_classifier import _gram
-
 try:  # built by the package's build (setup.py); optional like softmax_classifier._kernels
     from softmax_classifier import _cd
 except ImportError:  # pragma: no cover - only without a C compiler at install time
     _cd = None
 
-__all__ = ["ColumnData", "NewtonModel", "solve", "solve_reference"]
+__all__ = ["ColumnData", "NewtonModel", "run_sweeps", "solve", "solve_reference"]
 
 L1_KIND, GROUP_KIND = 0, 1
 
@@ -183,6 +181,8 @@ class NewtonModel:
         kind = GROUP_KIND if penalty.name == "group" else L1_KIND
         n_classes, n_features = self.coef.shape
         n_samples = self.data.shape[0]
+        from softmax_classifier import _gram  # which imports this module's run_sweeps
+
         with_intercept = self.intercept is not None
         # Models with few parameters start by columns and go on with the explicit
         # Hessian if that many sweeps were not enough: forming it costs about as much
@@ -231,6 +231,8 @@ class NewtonModel:
 
     def _direction_by_gram(self, kind, grad, grad_intercept, lam, tol, max_sweeps, damping, start):
         """:meth:`direction` continued from ``start`` (``(D, delta)``) with the Hessian held."""
+        from softmax_classifier import _gram
+
         n_classes, n_features = self.coef.shape
         with_intercept = self.intercept is not None
         dt = n_features + int(with_intercept)
@@ -435,20 +437,45 @@ def solve_reference(
         m[:] += step * proba[i]
         return abs(slope)
 
+    def visit(j, full):
+        if kind == GROUP_KIND:
+            return update_group(j) if full or active[j] else 0.0
+        changes = [update_l1(i, j) for i in range(n_classes) if full or active[i * n_features + j]]
+        return max(changes, default=0.0)
+
+    def intercepts():
+        if direction_b is None:
+            return 0.0
+        return max(update_intercept(i) for i in range(n_classes))
+
+    return run_sweeps(visit, intercepts, n_features, tol=tol, max_sweeps=max_sweeps)
+
+
+def run_sweeps(visit, intercepts, n_features, *, tol, max_sweeps):
+    """The sweep schedule of both references: all coordinates, then the active ones.
+
+    Parameters
+    ----------
+    visit : callable
+        ``visit(j, full)`` updates feature ``j``'s coordinates (all of them when
+        ``full``, else the active ones) and returns the largest change.
+    intercepts : callable
+        ``intercepts()`` updates the intercepts and returns the largest change.
+    n_features : int
+    tol : float
+        A full sweep whose largest change is at most this ends the run; an
+        active sweep that small is followed by a full one.
+    max_sweeps : int
+
+    Returns
+    -------
+    int
+        Sweeps run.
+    """
     sweeps, full = 0, True
     while sweeps < max_sweeps:
-        largest = 0.0
-        for j in range(n_features):
-            if kind == GROUP_KIND:
-                if full or active[j]:
-                    largest = max(largest, update_group(j))
-                continue
-            for i in range(n_classes):
-                if full or active[i * n_features + j]:
-                    largest = max(largest, update_l1(i, j))
-        if direction_b is not None:
-            for i in range(n_classes):
-                largest = max(largest, update_intercept(i))
+        largest = max((visit(j, full) for j in range(n_features)), default=0.0)
+        largest = max(largest, intercepts())
         sweeps += 1
         if largest <= tol:
             if full:

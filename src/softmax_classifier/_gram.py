@@ -35,6 +35,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.linalg.blas import dsyrk as _syrk
 
+from softmax_classifier._coordinate_descent import run_sweeps
+
 try:  # built by the package's build (setup.py); optional
     from softmax_classifier import _cd
 except ImportError:  # pragma: no cover - only without a C compiler at install time
@@ -197,26 +199,14 @@ def solve_reference(
         for a in range(n_features):
             ks = np.arange(n_classes) * dt + a
             bound[a] = np.abs(H[np.ix_(ks, ks)]).sum(axis=1).max()
-    sweeps, full = 0, True
-    while sweeps < max_sweeps:
-        largest = 0.0
-        for a in range(n_features):
-            if kind == 1:
-                if full or active[a]:
-                    largest = max(largest, update_group(a))
-                continue
-            for i in range(n_classes):
-                k = i * dt + a
-                if full or active[k]:
-                    largest = max(largest, update_l1(k))
-        if fit_intercept:
-            for i in range(n_classes):
-                largest = max(largest, update_intercept(i))
-        sweeps += 1
-        if largest <= tol:
-            if full:
-                break
-            full = True
-        else:
-            full = False
-    return sweeps
+
+    def visit(a, full):
+        if kind == 1:
+            return update_group(a) if full or active[a] else 0.0
+        keys = [i * dt + a for i in range(n_classes)]
+        return max((update_l1(k) for k in keys if full or active[k]), default=0.0)
+
+    def intercepts():
+        return max(update_intercept(i) for i in range(n_classes)) if fit_intercept else 0.0
+
+    return run_sweeps(visit, intercepts, n_features, tol=tol, max_sweeps=max_sweeps)
