@@ -26,6 +26,7 @@ __all__ = [
     "LEARNING_RATE_FACTORS",
     "PENALTY_ALPHAS",
     "Run",
+    "diverging_run",
     "fit_run",
     "lipschitz_constant",
     "write_lesson",
@@ -197,6 +198,30 @@ def fit_run(X, y, solver, learning_rate, alpha, max_iter, *, capture=(), seed=0)
     )
 
 
+def diverging_run(X, y, lam):
+    """GD with the first step of :data:`DIVERGING_FACTORS` ``/ lam`` whose loss grows.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    y : ndarray of shape (n_samples,)
+        Class indices.
+    lam : float
+        The Lipschitz constant the steps are measured in.
+
+    Returns
+    -------
+    Run
+        :data:`RATE_ITERATIONS` iterations (fewer if the loss became non-finite) whose
+        final loss is above the start's, or the run of the last candidate if none is.
+    """
+    for factor in DIVERGING_FACTORS:
+        run = fit_run(X, y, "gd", factor / lam, FRAME_ALPHA, RATE_ITERATIONS)
+        if run.stop_reason == "non_finite" or run.objective[-1] > run.objective[0]:
+            break
+    return run
+
+
 def write_lesson(X, y, folder, *, feature_names=("x1", "x2"), class_names=None, seed=0):
     """Write the whole lesson on two-dimensional data into ``folder``.
 
@@ -297,11 +322,7 @@ def write_lesson(X, y, folder, *, feature_names=("x1", "x2"), class_names=None, 
         (label, fit_run(X, y_index, "gd", factor / lam, FRAME_ALPHA, RATE_ITERATIONS))
         for factor, label in LEARNING_RATE_FACTORS
     ]
-    for factor in DIVERGING_FACTORS:
-        run = fit_run(X, y_index, "gd", factor / lam, FRAME_ALPHA, RATE_ITERATIONS)
-        if run.stop_reason == "non_finite" or run.objective[-1] > run.objective[0]:
-            break
-    rate_runs.append(("diverging", run))
+    rate_runs.append(("diverging", diverging_run(X, y_index, lam)))
     out["learning_rates"] = _figures.learning_rate_figure(
         view, rate_runs, lam, folder / "learning_rates.png"
     )
