@@ -307,7 +307,7 @@ def write_lesson(X, y, folder, *, feature_names=("x1", "x2"), class_names=None, 
         alpha=FRAME_ALPHA,
     )
     where = (
-        f"The parameters are gradient descent's after {min(at, gd.n_iter)} iterations; "
+        f"The parameters are gradient descent's after {min(at, gd.n_iter)} iteration(s); "
         f"the step is SGD's per-example $\\gamma = {sgd.learning_rate:.6g}$ "
         f"with the frames' L2 penalty $\\alpha = {FRAME_ALPHA:g}$."
     )

@@ -130,8 +130,8 @@ def trace_markdown(trace, *, index, feature_names, class_names, where):
         "## 1. Logits $a = W x + b$, i.e. $a_i = w_i^T x + b_i$",
         "",
         *(
-            f"- $a_{{{i}}} = {_n(t['W'][i, 0])} \\cdot {_n(t['x'][0])} "
-            f"+ {_n(t['W'][i, 1])} \\cdot {_n(t['x'][1])} + {_n(t['b'][i])} "
+            f"- $a_{{{i}}} = {_p(t['W'][i, 0])} \\cdot {_p(t['x'][0])} "
+            f"+ {_p(t['W'][i, 1])} \\cdot {_p(t['x'][1])} + {_p(t['b'][i])} "
             f"= {_n(t['a'][i])}$ (class {names[i]!r})"
             for i in range(len(names))
         ),
@@ -162,6 +162,10 @@ def trace_markdown(trace, *, index, feature_names, class_names, where):
             else "Without a penalty ($\\alpha = 0$):"
         ),
         "",
+        "Row $i$ is $r_i x^T$" + (" $+ \\alpha w_i^T$" if alpha else "") + "; for the true class, "
+        f"$r_{{{y}}} x^T = {_p(t['r'][y])} \\cdot {_vec(t['x'])} = "
+        f"{_vec(t['r'][y] * t['x'])}$" + (_penalty_row(alpha, y, t["W"]) if alpha else "."),
+        "",
         *_matrix_table(t["grad_W"], t["grad_b"], names, feature_names, "\\nabla_W", "\\nabla_b"),
         "",
         f"## 6. Update (note 004's per-example step), $\\gamma = {_n(gamma)}$: "
@@ -183,6 +187,16 @@ def trace_markdown(trace, *, index, feature_names, class_names, where):
 def _n(value):
     """A number for the page: 6 significant digits."""
     return f"{float(value):.6g}"
+
+
+def _penalty_row(alpha, y, W):
+    return f", plus $\\alpha w_{{{y}}}^T = " + _vec(alpha * W[y]) + "$."
+
+
+def _p(value):
+    """A number inside a formula: negative ones in parentheses."""
+    text = _n(value)
+    return f"({text})" if text.startswith("-") else text
 
 
 def _vec(values):
