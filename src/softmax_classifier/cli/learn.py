@@ -84,7 +84,8 @@ def learn(args):
     )
     elapsed = time.perf_counter() - start
     paths = list(_paths(written))
-    print(f"{what}: {X.shape[0]} points, {n_classes} classes; wrote {len(paths)} files in {folder}")
+    n_files = sum(Path(path).is_file() for _, path in paths)
+    print(f"{what}: {X.shape[0]} points, {n_classes} classes; wrote {n_files} files in {folder}")
     for name, path in paths:
         print(f"  {name}: {path}")
     print(f"took {elapsed:.1f} s")
