@@ -224,7 +224,8 @@ def describe(run):
     if run.stop_reason == "non_finite":
         return f"loss became NaN/inf at iteration {run.n_iter + 1}: stopped (non_finite)"
     first, last = values[0], values[-1]
-    rises = int(np.sum(np.diff(values) > 0.0))
+    # Rises below the objective's rounding (a flat optimum) are not counted.
+    rises = int(np.sum(np.diff(values) > 1e-12 * np.abs(values[:-1])))
     if rises == 0:
         return f"loss fell at every step,\n{first:.3g} -> {last:.4g}"
     ends = "ends ABOVE the start" if last > first else "ends below the start"
@@ -251,8 +252,10 @@ def penalty_figure(view, runs, path):
         norm = float(np.sqrt(np.sum(coef * coef)))
         title = (
             f"$\\alpha$ = {run.alpha:g}: $\\|W\\|_F$ = {norm:.3g}\n"
-            f"GD, {run.n_iter} iterations, loss {run.objective[-1]:.3g}"
+            f"GD, {run.n_iter} iterations, objective {run.objective[-1]:.3g}"
         )
+        if run.stop_reason == "line_search_failed":  # a fixed step stops when W stops moving
+            title += "\n(stopped: the step no longer changes W, b)"
         view.regions(figure.add_subplot(1, len(runs), column + 1), coef, intercept, title)
     view.class_legend(figure, figure.axes[0], "lower")
     figure.suptitle(
