@@ -105,9 +105,10 @@ def test_a_csv_of_two_features_and_string_labels(capsys, tmp_path):
     for name in REQUIRED:
         assert (folder / name).is_file(), name
     assert "60 points, 2 classes" in out
-    # the class names and feature names reach the trace
+    # the file's feature names (in file order) and labels reach the trace of row 0
     trace = (folder / "trace.md").read_text()
-    assert "width" in trace or "x1" in trace
+    assert "width" in trace and "height" in trace
+    assert str(names[0]) in trace  # the label, not its index
 
 
 @pytest.mark.parametrize(
