@@ -52,7 +52,7 @@ PENALTY_ALPHAS = (0.0, 0.01, 0.1, 1.0)
 #: The small L2 penalty of the frames: keeps separable data's weights finite.
 FRAME_ALPHA = 1e-3
 #: SGD's constant per-example step, in units of 1 / lambda_max (one example's bound).
-SGD_STEP_FACTOR = 0.5
+SGD_STEP_FACTOR = 0.2
 #: Per-example SGD updates the frames may take in all: epochs are capped by it on big data.
 MAX_SGD_UPDATES = 120_000
 
