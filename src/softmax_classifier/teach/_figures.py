@@ -31,6 +31,8 @@ __all__ = [
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "h", "<")
 #: Points per side of the grid on which the probabilities are evaluated.
 _GRID = 160
+#: Most points drawn in a panel (a fixed random subset beyond): the regions stay visible.
+_MAX_POINTS = 2000
 #: Resolution of the PNGs (frames become the GIF: kept modest).
 _DPI = 80
 #: Line styles of the two solvers in the curves.
@@ -53,6 +55,10 @@ class View:
     def __init__(self, X, y, feature_names, class_names):
         from matplotlib import colormaps
 
+        self.n_samples = len(X)
+        if len(X) > _MAX_POINTS:
+            keep = np.sort(np.random.default_rng(0).choice(len(X), _MAX_POINTS, replace=False))
+            X, y = X[keep], y[keep]
         self.X, self.y = X, y
         self.feature_names = feature_names
         self.class_names = class_names
@@ -102,13 +108,16 @@ class View:
     def class_legend(self, figure, ax, where="upper"):
         """One legend of the classes for the whole figure, above (or below) the panels."""
         handles, labels = ax.get_legend_handles_labels()
+        drawn = ""
+        if len(self.X) < self.n_samples:
+            drawn = f" ({len(self.X):,} of the {self.n_samples:,} points drawn)"
         figure.legend(
             handles,
             labels,
             loc=f"outside {where} center",
             ncols=min(len(labels), 6),
             title="points: true class; shading: predicted class, darker = surer; "
-            "black line: decision boundary",
+            f"black line: decision boundary{drawn}",
             fontsize=9,
             title_fontsize=9,
         )
@@ -131,7 +140,7 @@ def frame_figure(view, gd, sgd, k, path):
     """
     figure = _new_figure((11.0, 8.2))
     grid = figure.add_gridspec(2, 2, height_ratios=(3.0, 1.5))
-    n = len(view.X)
+    n = view.n_samples
     for column, run in enumerate((gd, sgd)):
         shown = max(i for i in run.frames if i <= k)
         coef, intercept = run.frames[shown]
@@ -142,8 +151,10 @@ def frame_figure(view, gd, sgd, k, path):
         else:
             what = f"SGD (note 004, 1 example a step), epoch {shown} = {shown * n:,} steps"
         title = f"{what}\nloss {run.objective[shown]:.4g}, step $\\gamma$ = {run.learning_rate:.3g}"
-        if shown < k:
-            title += f"\n(stopped at {run.n_iter}: {run.stop_reason})"
+        if shown < k and run.stop_reason == "max_iter":
+            title += f" (all {run.n_iter} epochs of the run: big data)"
+        elif shown < k:
+            title += f"\n(stopped after {run.n_iter}: {run.stop_reason})"
         view.regions(figure.add_subplot(grid[0, column]), coef, intercept, title)
     view.class_legend(figure, figure.axes[0])
     loss_ax = figure.add_subplot(grid[1, 0])

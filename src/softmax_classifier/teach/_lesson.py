@@ -229,7 +229,9 @@ def write_lesson(X, y, folder, *, feature_names=("x1", "x2"), class_names=None, 
     SGD (note ``004``, ``batch_size=1``, constant step) of :class:`SoftmaxClassifier` on
     the raw features with ``alpha = 1e-3``, drawn at iterations (epochs)
     :data:`FRAME_ITERATIONS`; one example traced through the formulas; the learning-rate
-    and penalty grids.
+    and penalty grids. On big data SGD runs fewer epochs (:data:`MAX_SGD_UPDATES`
+    per-example steps in all; its last epoch is drawn for the later frames) and at most
+    2,000 points are drawn per panel.
 
     Parameters
     ----------
@@ -283,7 +285,7 @@ def write_lesson(X, y, folder, *, feature_names=("x1", "x2"), class_names=None, 
         SGD_STEP_FACTOR / lam_one,
         FRAME_ALPHA,
         epochs,
-        capture=FRAME_ITERATIONS,
+        capture=(*FRAME_ITERATIONS, epochs),
         seed=seed,
     )
     out = {"gd_sgd_frames": folder / "frames"}
