@@ -166,3 +166,8 @@ def test_an_output_that_is_a_file_or_stdout_is_refused(capsys, tmp_path):
     assert taken.read_text() == "keep me"
     status, _, err = run_main(capsys, "learn", "--toy", "xor", "-o", "-")
     assert_one_line_error(status, err, r"standard output")
+    (tmp_path / "lesson").mkdir()
+    (tmp_path / "lesson" / "frames").write_text("keep me")
+    status, _, err = run_main(capsys, "learn", "--toy", "xor", "-o", tmp_path / "lesson")
+    assert_one_line_error(status, err, r"frames folder .* not a folder")
+    assert (tmp_path / "lesson" / "frames").read_text() == "keep me"

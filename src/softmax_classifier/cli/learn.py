@@ -58,6 +58,7 @@ def learn(args):
         raise CommandError(f"--target names a column of DATA; the toy set {args.toy} has none")
     folder = Path(args.output)
     check_folder(folder, LESSON_FILES, "output folder")  # before anything is read
+    check_folder(folder / "frames", (), "frames folder")
 
     import numpy as np
 
