@@ -116,7 +116,7 @@ class View:
             labels,
             loc=f"outside {where} center",
             ncols=min(len(labels), 6),
-            title="points: true class; shading: predicted class, darker = surer; "
+            title="points: true class; shading: predicted class, stronger colour = surer; "
             f"black line: decision boundary{drawn}",
             fontsize=9,
             title_fontsize=9,

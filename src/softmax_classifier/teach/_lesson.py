@@ -309,7 +309,7 @@ def write_lesson(X, y, folder, *, feature_names=("x1", "x2"), class_names=None, 
         alpha=FRAME_ALPHA,
     )
     where = (
-        f"The parameters are gradient descent's after {min(at, gd.n_iter)} iteration(s); "
+        f"The parameters are gradient descent's after {_count(min(at, gd.n_iter), 'iteration')}; "
         f"the step is SGD's per-example $\\gamma = {sgd.learning_rate:.6g}$ "
         f"with the frames' L2 penalty $\\alpha = {FRAME_ALPHA:g}$."
     )
@@ -350,3 +350,8 @@ def _checked(X, y):
     if len(labels) < 2:
         raise ValueError("y needs at least two classes")
     return X, y_index.astype(int), labels
+
+
+def _count(number, noun):
+    """``"1 iteration"``, ``"3 iterations"``."""
+    return f"{number} {noun}" + ("" if number == 1 else "s")
