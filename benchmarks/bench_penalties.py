@@ -58,7 +58,6 @@ from __future__ import annotations
 
 import argparse
 import inspect
-import math
 import statistics
 import time
 import traceback
@@ -73,7 +72,7 @@ from sklearn.linear_model import LogisticRegression
 
 from _datasets import Dataset, DatasetNotFound, load_digits_dataset, load_letter, load_sector
 from _machine import CpuLoad, format_load, format_table, machine_info, print_header, write_json
-from bench_defaults import git_state
+from bench_defaults import _num, git_state
 from softmax_classifier import SoftmaxClassifier
 from softmax_classifier import math as sm
 
@@ -495,15 +494,6 @@ def _group_objective(clf, X, y, alpha):
 
 
 # -- output -------------------------------------------------------------------------------
-def _num(spec, missing="-"):
-    def cell(value):
-        if value is None or (isinstance(value, float) and math.isnan(value)):
-            return missing
-        return format(value, spec)
-
-    return cell
-
-
 def _ratio(row):
     bound = "" if row["saga_reached"] else ">="
     return f"{bound}{row['ratio']:.1f}x"
