@@ -214,7 +214,7 @@ def fit(source, params, *, seed, start=None, state=None, callback=None, resume=F
     if epoch:
         check_epoch(params)
     classes = source.classes
-    view, mean, scale = _prepared(source, params)
+    view, mean, scale, _ = _prepared(source, params)
     alpha = _alpha(params["alpha"], view.total_weight * view.weight_scale)
     penalty = params.get("penalty", "l2")
     alpha_l2, nonsmooth = split_penalty(penalty, alpha, params.get("l1_ratio"))
@@ -310,11 +310,11 @@ def penalty_threshold(source, params):
             "the threshold of a sparse path needs penalty 'l1', 'group' or 'elasticnet' with "
             f"l1_ratio > 0; got penalty={penalty!r}, l1_ratio={params.get('l1_ratio')!r}."
         )
-    view, _, _ = _prepared(source, params)
+    view, _, _, class_weight = _prepared(source, params)
     objective = SoftmaxObjective(view, len(source.classes), fit_intercept=params["fit_intercept"])
     intercept = None
     if params["fit_intercept"]:
-        totals = view.reduce(_class_totals_block, len(source.classes))[0]
+        totals = source.class_totals * (1.0 if class_weight is None else class_weight)
         intercept = np.log(np.maximum(totals, np.finfo(np.float64).tiny))
     coef = np.zeros((len(source.classes), source.n_features))
     _, grad = objective.value_and_grad(objective.pack(coef, intercept))
@@ -325,11 +325,6 @@ def penalty_threshold(source, params):
     return float(np.abs(grad_coef).max(initial=0.0)) / ratio
 
 
-def _class_totals_block(X, y, sample_weight, n_classes):
-    """``(sum of the weights per class,)`` for one block."""
-    return (np.bincount(y, weights=sample_weight, minlength=n_classes).astype(np.float64),)
-
-
 def _prepared(source, params):
     """The rows as the solver sees them (class weights, standardisation), and the statistics.
 
@@ -337,6 +332,7 @@ def _prepared(source, params):
     -------
     view : DataSource
     mean, scale : ndarray of shape (n_features,) or None
+    class_weight : ndarray of shape (n_classes,) or None
     """
     classes = source.classes
     if len(classes) < 2:
@@ -356,7 +352,7 @@ def _prepared(source, params):
             "The sample weights sum to more than float64 can hold: divide them by a "
             "common factor (their weighted mean, the objective's loss term, is unchanged)."
         )
-    return view, mean, scale
+    return view, mean, scale, class_weight
 
 
 def solver_options(solver, params, seed):
